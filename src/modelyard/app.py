@@ -1,0 +1,170 @@
+"""`create_app(settings)`: the one place where modelyard is wired together.
+
+Nothing is opened at import time: the database, the stores and the services
+are built here, migrations run here (at start-up), and every HTTP module
+contributes its routes to one table mounted under MLflow's path families.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Route
+
+from modelyard.http import door as door_mod
+from modelyard.http.endpoint import RouteSpec, api
+from modelyard.http.errors import handle_exception
+from modelyard.settings import Settings
+from modelyard.store.sql import migrations
+from modelyard.store.sql.db import Database
+
+log = logging.getLogger("modelyard")
+
+Clock = Callable[[], int]
+IdFactory = Callable[[], str]
+
+
+def wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def random_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class Services:
+    """What handlers reach through `ctx.services`."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    new_id: IdFactory
+    tracking: Any = None
+    artifacts: Any = None
+    registry: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+API_FAMILIES = ("/api", "/ajax-api")
+
+
+def _api_routes(specs: list[RouteSpec]) -> list[BaseRoute]:
+    routes: list[BaseRoute] = []
+    for method, path, handler in specs:
+        version, rest = ("3.0", path[4:]) if path.startswith("3.0/") else ("2.0", path)
+        endpoint = api(handler)
+        for family in API_FAMILIES:
+            routes.append(
+                Route(f"{family}/{version}/mlflow/{rest}", endpoint, methods=[method])
+            )
+    return routes
+
+
+def build_services(
+    settings: Settings, *, clock: Clock = wall_clock_ms, new_id: IdFactory = random_id
+) -> Services:
+    from modelyard.service.tracking import TrackingService
+    from modelyard.store.sql.tracking import SqlTrackingStore
+
+    db = Database(settings.store_uri)
+    services = Services(settings=settings, db=db, clock=clock, new_id=new_id)
+    services.tracking = TrackingService(
+        SqlTrackingStore(db),
+        artifact_root=settings.experiment_artifact_root,
+        clock=clock,
+        new_id=new_id,
+    )
+    _wire_optional(services)
+    return services
+
+
+def _wire_optional(services: Services) -> None:
+    """Parts built in their own modules (artifacts, registry); each wires itself."""
+    try:
+        from modelyard.service.artifacts import wire as wire_artifacts
+    except ImportError:
+        pass
+    else:
+        wire_artifacts(services)
+    try:
+        from modelyard.service.registry import wire as wire_registry
+    except ImportError:
+        pass
+    else:
+        wire_registry(services)
+
+
+def all_routes() -> list[BaseRoute]:
+    import importlib
+
+    specs: list[RouteSpec] = []
+    raw: list[BaseRoute] = []
+    for name in (
+        "meta",
+        "experiments",
+        "runs",
+        "metrics",
+        "artifacts",
+        "registered_models",
+        "model_versions",
+        "logged_models",
+        "history",
+    ):
+        try:
+            module = importlib.import_module(f"modelyard.http.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"modelyard.http.{name}":
+                continue
+            raise
+        specs.extend(getattr(module, "ROUTES", []))
+        raw.extend(getattr(module, "RAW_ROUTES", []))
+    return raw + _api_routes(specs)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock = wall_clock_ms,
+    new_id: IdFactory = random_id,
+    migrate: bool = True,
+    identify: door_mod.Identifier = door_mod.identify_from_basic_auth,
+    policy: door_mod.Policy | None = None,
+) -> Any:
+    services = build_services(settings, clock=clock, new_id=new_id)
+    if migrate:
+        applied = migrations.upgrade(services.db)
+        if applied:
+            log.info("applied migrations: %s", ", ".join(applied))
+    services.tracking.ensure_default_experiment()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            services.db.close()
+
+    app = Starlette(
+        routes=all_routes(),
+        exception_handlers={Exception: handle_exception, HTTPException: handle_exception},
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    # The door wraps everything, so no route can be reached around it.
+    return door_mod.Door(app, identify=identify, policy=policy)
+
+
+def app_from_env() -> Any:
+    """uvicorn factory used with --workers: settings travel in MODELYARD_* vars."""
+    from modelyard.settings import settings_from
+
+    return create_app(settings_from())

@@ -1,0 +1,1 @@
+"""HTTP layer: MLflow's REST API (and later the UI) over the service layer."""

@@ -1,0 +1,171 @@
+"""Request arguments: one typed view over a query string or a JSON body.
+
+MLflow's GET endpoints take their fields from the query string (repeated keys
+for lists) and its POST/PATCH/DELETE endpoints from a JSON body; handlers read
+both through `Args`. Errors use MLflow's wording, since users search for it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+
+from modelyard.errors import InvalidParameterValue
+from modelyard.http.jsonio import loads
+
+_DOCS_HINT = " See the API docs for more information about request parameters."
+
+
+def _shown(value: Any) -> str:
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def invalid(name: str, value: Any, why: str = "") -> InvalidParameterValue:
+    suffix = f": {why}" if why else "."
+    return InvalidParameterValue(f"Invalid value {_shown(value)} for parameter '{name}' supplied{suffix}")
+
+
+def missing(name: str) -> InvalidParameterValue:
+    return InvalidParameterValue(f"Missing value for required parameter '{name}'.{_DOCS_HINT}")
+
+
+class Args:
+    """Typed access to request fields; `query` marks values that came as strings."""
+
+    __slots__ = ("_data", "_multi", "query")
+
+    def __init__(self, data: Mapping[str, Any], multi: QueryParams | None = None) -> None:
+        self._data = data
+        self._multi = multi
+        self.query = multi is not None
+
+    @classmethod
+    async def from_request(cls, request: Request) -> Args:
+        if request.method == "GET":
+            qp = request.query_params
+            return cls(dict(qp.items()), qp)
+        body = await request.body()
+        if not body.strip():
+            return cls({})
+        try:
+            data = loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidParameterValue(f"Request body is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise InvalidParameterValue("Request body must be a JSON object.")
+        return cls(data)
+
+    def __contains__(self, name: str) -> bool:
+        return self._data.get(name) is not None
+
+    def raw(self, name: str) -> Any:
+        return self._data.get(name)
+
+    # -- scalars -------------------------------------------------------------
+    def str(self, name: str) -> str:
+        value = self.opt_str(name)
+        if value is None or value == "":
+            raise missing(name)
+        return value
+
+    def opt_str(self, name: str, default: str | None = None) -> str | None:
+        value = self._data.get(name)
+        if value is None:
+            return default
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            # protobuf JSON accepts numbers for string fields in ids (experiment_id: 0)
+            return str(value)
+        raise invalid(name, value, f"Hint: Value was of type '{type(value).__name__}'.{_DOCS_HINT}")
+
+    def int(self, name: str) -> int:
+        value = self.opt_int(name)
+        if value is None:
+            raise missing(name)
+        return value
+
+    def opt_int(self, name: str, default: int | None = None) -> int | None:
+        value = self._data.get(name)
+        if value is None or value == "":
+            return default
+        if isinstance(value, bool):
+            raise invalid(name, value)
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise invalid(name, value, f"Hint: Value was of type '{type(value).__name__}'.{_DOCS_HINT}")
+
+    def float(self, name: str) -> float:
+        value = self._data.get(name)
+        if value is None or value == "":
+            raise missing(name)
+        if isinstance(value, bool):
+            raise invalid(name, value)
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            text = value.strip()
+            special = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf,
+                       "inf": math.inf, "-inf": -math.inf}
+            if text.lower() in special:
+                return special[text.lower()]
+            try:
+                return float(text)
+            except ValueError:
+                pass
+        raise invalid(name, value, f"Hint: Value was of type '{type(value).__name__}'.{_DOCS_HINT}")
+
+    def opt_bool(self, name: str, default: bool = False) -> bool:
+        value = self._data.get(name)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise InvalidParameterValue(f"Invalid boolean value: {value}, must be 'true' or 'false'.")
+
+    # -- lists ---------------------------------------------------------------
+    def list(self, name: str) -> list[Any]:
+        if self._multi is not None:
+            return list(self._multi.getlist(name))
+        value = self._data.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise invalid(name, value, f"Hint: Value was of type '{type(value).__name__}'.{_DOCS_HINT}")
+        return value
+
+    def str_list(self, name: str) -> list[str]:
+        out: list[str] = []
+        for item in self.list(name):
+            if isinstance(item, str):
+                out.append(item)
+            elif isinstance(item, (int, float)) and not isinstance(item, bool):
+                out.append(str(item))
+            else:
+                raise invalid(name, self.list(name), "all items must be strings")
+        return out
+
+    def objects(self, name: str) -> list[Args]:
+        out: list[Args] = []
+        for item in self.list(name):
+            if not isinstance(item, dict):
+                raise invalid(name, item, "each item must be a JSON object")
+            out.append(Args(item))
+        return out

@@ -1,0 +1,88 @@
+"""The door every request passes: identify the caller, then check permission.
+
+This is the seam authentication and authorisation plug into. Today the caller
+is identified from the `Authorization: Basic` user name when one is sent (that
+is what MLflow clients send with MLFLOW_TRACKING_USERNAME) and is otherwise
+anonymous, and the policy admits every request; both are objects passed to
+`create_app`, so a later issue replaces them without touching a handler.
+The identity is put in the ASGI scope, where handlers read it to record who
+did what (e.g. in the promotion history).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Protocol
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from modelyard.http.errors import render_error
+
+SCOPE_KEY = "modelyard.identity"
+
+
+@dataclass(frozen=True)
+class Identity:
+    user: str | None  # None: anonymous
+
+    @property
+    def anonymous(self) -> bool:
+        return self.user is None
+
+
+ANONYMOUS = Identity(None)
+
+
+class Identifier(Protocol):
+    def __call__(self, scope: Scope) -> Identity: ...
+
+
+class Policy(Protocol):
+    def check(self, identity: Identity, method: str, path: str) -> None:
+        """Raise PermissionDenied / Unauthenticated to refuse the request."""
+
+
+def identify_from_basic_auth(scope: Scope) -> Identity:
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization" and value[:6].lower() == b"basic ":
+            try:
+                decoded = base64.b64decode(value[6:].strip(), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                return ANONYMOUS
+            user = decoded.split(":", 1)[0]
+            return Identity(user or None)
+    return ANONYMOUS
+
+
+class AdmitAll:
+    """The policy until authentication lands: every identity may do everything."""
+
+    def check(self, identity: Identity, method: str, path: str) -> None:
+        return None
+
+
+class Door:
+    def __init__(
+        self,
+        app: ASGIApp,
+        identify: Identifier = identify_from_basic_auth,
+        policy: Policy | None = None,
+    ) -> None:
+        self.app = app
+        self.identify = identify
+        self.policy: Policy = policy or AdmitAll()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            identity = self.identify(scope)
+            self.policy.check(identity, scope["method"], scope["path"])
+        except Exception as exc:  # noqa: BLE001 - rendered as MLflow's error body
+            await render_error(exc)(scope, receive, send)
+            return
+        scope[SCOPE_KEY] = identity
+        await self.app(scope, receive, send)

@@ -1,0 +1,169 @@
+"""Server configuration: one frozen object, declared once with help text.
+
+Every setting has a default, a `MODELYARD_...` environment variable and a
+command-line flag (MLflow's flag names, so users' habits carry over). The CLI
+builds its arguments from `SETTINGS_SPEC`, and a test checks that the README
+documents each one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATA_DIR = "./modelyard-data"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    flag: str
+    default: Any
+    help: str
+    kind: type = str
+
+
+SETTINGS_SPEC: tuple[Setting, ...] = (
+    Setting("host", "--host", "127.0.0.1", "Address to listen on."),
+    Setting("port", "--port", 5000, "Port to listen on.", int),
+    Setting(
+        "backend_store_uri",
+        "--backend-store-uri",
+        None,
+        "Metadata database: sqlite:///path/to/file.db or postgresql://user@host:port/db. "
+        f"Default: sqlite under {DEFAULT_DATA_DIR}/modelyard.db.",
+    ),
+    Setting(
+        "artifacts_destination",
+        "--artifacts-destination",
+        None,
+        "Where proxied artifacts are stored (a local path or file:// URI). "
+        f"Default: {DEFAULT_DATA_DIR}/artifacts.",
+    ),
+    Setting(
+        "default_artifact_root",
+        "--default-artifact-root",
+        None,
+        "Artifact location given to new experiments. Default: mlflow-artifacts:/ when "
+        "serving artifacts, else the artifacts destination. Clients write there directly "
+        "when --no-serve-artifacts is given.",
+    ),
+    Setting(
+        "serve_artifacts",
+        "--serve-artifacts",
+        True,
+        "Proxy artifact uploads and downloads through the server (MLflow's default). "
+        "--no-serve-artifacts turns the /api/2.0/mlflow-artifacts routes off.",
+        bool,
+    ),
+    Setting(
+        "workers", "--workers", 1, "Number of server processes sharing the listening port.", int
+    ),
+    Setting("log_level", "--log-level", "info", "Log level: debug, info, warning or error."),
+    Setting(
+        "stage_policy",
+        "--stage-policy",
+        "exclusive",
+        "exclusive: Staging and Production each hold one model version and the replaced "
+        "version is archived. mlflow: MLflow's permissive rule (archive only when the "
+        "client asks with archive_existing_versions).",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 5000
+    backend_store_uri: str | None = None
+    artifacts_destination: str | None = None
+    default_artifact_root: str | None = None
+    serve_artifacts: bool = True
+    workers: int = 1
+    log_level: str = "info"
+    stage_policy: str = "exclusive"
+
+    @property
+    def store_uri(self) -> str:
+        if self.backend_store_uri:
+            return self.backend_store_uri
+        return "sqlite:///" + str(Path(DEFAULT_DATA_DIR, "modelyard.db").resolve())
+
+    @property
+    def artifacts_root(self) -> str:
+        """Filesystem path (or URI) where proxied artifacts live."""
+        dest = self.artifacts_destination or str(Path(DEFAULT_DATA_DIR, "artifacts"))
+        if dest.startswith("file://"):
+            from urllib.parse import unquote, urlparse
+
+            return unquote(urlparse(dest).path)
+        if "://" in dest:
+            return dest
+        return str(Path(dest).resolve())
+
+    @property
+    def experiment_artifact_root(self) -> str:
+        """The root under which new experiments get their artifact location."""
+        if self.default_artifact_root:
+            return self.default_artifact_root.rstrip("/")
+        if self.serve_artifacts:
+            return "mlflow-artifacts:"
+        dest = self.artifacts_root
+        return dest if "://" in dest else Path(dest).as_uri()
+
+
+def _coerce(spec: Setting, raw: str) -> Any:
+    if spec.kind is bool:
+        low = raw.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"MODELYARD_{spec.name.upper()} must be true or false, got {raw!r}")
+    if spec.kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(
+                f"MODELYARD_{spec.name.upper()} must be an integer, got {raw!r}"
+            ) from None
+    return raw
+
+
+def env_var(spec: Setting) -> str:
+    return f"MODELYARD_{spec.name.upper()}"
+
+
+def settings_from(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Defaults, then environment variables, then explicit overrides (CLI flags)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for spec in SETTINGS_SPEC:
+        raw = env.get(env_var(spec))
+        if raw is not None and raw != "":
+            values[spec.name] = _coerce(spec, raw)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = value
+    settings = Settings(**values)
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    if settings.stage_policy not in ("exclusive", "mlflow"):
+        raise ValueError(
+            f"stage policy must be 'exclusive' or 'mlflow', got {settings.stage_policy!r}"
+        )
+    if settings.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {settings.workers}")
+    if settings.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
+        raise ValueError(f"unknown log level {settings.log_level!r}")
+
+
+assert {s.name for s in SETTINGS_SPEC} == {f.name for f in fields(Settings)}

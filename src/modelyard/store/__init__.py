@@ -1,0 +1,1 @@
+"""Storage: metadata stores (SQL) and artifact stores (files, objects)."""

@@ -1,0 +1,1 @@
+"""The SQL metadata store, one implementation for SQLite and PostgreSQL."""

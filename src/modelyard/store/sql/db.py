@@ -1,0 +1,219 @@
+"""Connections and transactions for SQLite and PostgreSQL behind one small API.
+
+Store code writes portable SQL with `?` placeholders and runs it through a
+`Tx` obtained from `Database.read()` or `Database.write()`. This module is the
+only place that knows which driver is underneath: it rewrites placeholders for
+psycopg, applies SQLite's pragmas, serialises SQLite writers, and translates
+driver exceptions into the domain's errors (chaining the original).
+
+Why not an ORM: the hot paths (log-metric, log-batch, search) are a handful of
+statements each; writing them directly keeps a request to one round trip per
+statement and keeps start-up under a second.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from modelyard.errors import InternalError, InvalidParameterValue, ResourceAlreadyExists
+
+Row = tuple[Any, ...]
+Params = Sequence[Any]
+
+
+class UniqueViolation(ResourceAlreadyExists):
+    """A unique constraint refused a row; stores catch it to word the message."""
+
+
+class Tx:
+    """A transaction (or autocommit read scope) on one connection."""
+
+    __slots__ = ("_cur", "_pg", "dialect")
+
+    def __init__(self, cursor: Any, dialect: str) -> None:
+        self._cur = cursor
+        self.dialect = dialect
+        self._pg = dialect == "postgresql"
+
+    def _sql(self, sql: str) -> str:
+        if self._pg:
+            return sql.replace("%", "%%").replace("?", "%s")
+        return sql
+
+    def execute(self, sql: str, params: Params = ()) -> Tx:
+        try:
+            self._cur.execute(self._sql(sql), params)
+        except Exception as exc:  # noqa: BLE001 - translated below
+            raise _translate(exc) from exc
+        return self
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        if not rows:
+            return
+        try:
+            self._cur.executemany(self._sql(sql), rows)
+        except Exception as exc:  # noqa: BLE001
+            raise _translate(exc) from exc
+
+    def all(self, sql: str, params: Params = ()) -> list[Row]:
+        self.execute(sql, params)
+        return list(self._cur.fetchall())
+
+    def one(self, sql: str, params: Params = ()) -> Row | None:
+        self.execute(sql, params)
+        row = self._cur.fetchone()
+        return tuple(row) if row is not None else None
+
+    def scalar(self, sql: str, params: Params = ()) -> Any:
+        row = self.one(sql, params)
+        return None if row is None else row[0]
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cur.rowcount)
+
+
+def _translate(exc: Exception) -> Exception:
+    """Map driver errors to domain errors; unknown ones become INTERNAL_ERROR."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        if "UNIQUE" in str(exc) or "PRIMARY KEY" in str(exc):
+            return UniqueViolation(str(exc))
+        return InvalidParameterValue(f"Constraint violated: {exc}")
+    name = type(exc).__name__
+    if name == "UniqueViolation":
+        return UniqueViolation(str(exc))
+    if name in ("ForeignKeyViolation", "NotNullViolation", "CheckViolation"):
+        return InvalidParameterValue(f"Constraint violated: {exc}")
+    if name in ("StringDataRightTruncation", "NumericValueOutOfRange", "DataError"):
+        return InvalidParameterValue(f"Value out of range: {exc}")
+    if isinstance(exc, (sqlite3.Error,)) or type(exc).__module__.startswith("psycopg"):
+        return InternalError(f"Database error: {exc}")
+    return exc
+
+
+class Database:
+    """A metadata database; `url` is `sqlite:///path` or `postgresql://...`."""
+
+    dialect: str
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        parsed = urlparse(url)
+        scheme = parsed.scheme.split("+")[0]
+        if scheme == "sqlite":
+            self.dialect = "sqlite"
+            self._sqlite_path = _sqlite_path(url)
+            self._local = threading.local()
+            # One writer at a time inside this process; BEGIN IMMEDIATE plus
+            # busy_timeout serialise writers across processes.
+            self._write_lock = threading.Lock()
+            self._all_conns: list[sqlite3.Connection] = []
+            self._conns_lock = threading.Lock()
+        elif scheme in ("postgresql", "postgres"):
+            self.dialect = "postgresql"
+            self._pg_url = "postgresql://" + url.split("://", 1)[1]
+            self._pool: Any = None
+            self._pool_lock = threading.Lock()
+        else:
+            raise InvalidParameterValue(
+                f"Unsupported backend store URI {url!r}: use sqlite:///path/to/file.db "
+                "or postgresql://user@host:port/dbname"
+            )
+
+    # -- connections -----------------------------------------------------
+    def _sqlite_conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._sqlite_path != ":memory:":
+                Path(self._sqlite_path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self._sqlite_path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA cache_size=-65536")
+            conn.execute("PRAGMA temp_store=MEMORY")
+            self._local.conn = conn
+            with self._conns_lock:
+                self._all_conns.append(conn)
+        return conn
+
+    def _pg_pool(self) -> Any:
+        if self._pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    from psycopg_pool import ConnectionPool
+
+                    self._pool = ConnectionPool(
+                        self._pg_url, min_size=1, max_size=16, open=True, timeout=30
+                    )
+        return self._pool
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A consistent read scope (one snapshot)."""
+        if self.dialect == "sqlite":
+            conn = self._sqlite_conn()
+            cur = conn.cursor()
+            cur.execute("BEGIN")
+            try:
+                yield Tx(cur, "sqlite")
+            finally:
+                cur.execute("COMMIT")
+                cur.close()
+        else:
+            with self._pg_pool().connection() as conn:
+                with conn.transaction(), conn.cursor() as cur:
+                    yield Tx(cur, "postgresql")
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """A write transaction: all or nothing, one writer at a time on SQLite."""
+        if self.dialect == "sqlite":
+            conn = self._sqlite_conn()
+            with self._write_lock:
+                cur = conn.cursor()
+                cur.execute("BEGIN IMMEDIATE")
+                try:
+                    yield Tx(cur, "sqlite")
+                except BaseException:
+                    cur.execute("ROLLBACK")
+                    raise
+                else:
+                    cur.execute("COMMIT")
+                finally:
+                    cur.close()
+        else:
+            with self._pg_pool().connection() as conn:
+                with conn.transaction(), conn.cursor() as cur:
+                    yield Tx(cur, "postgresql")
+
+    def close(self) -> None:
+        if self.dialect == "sqlite":
+            with self._conns_lock:
+                for conn in self._all_conns:
+                    conn.close()
+                self._all_conns.clear()
+            self._local = threading.local()
+        elif self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+
+def _sqlite_path(url: str) -> str:
+    # sqlite:///relative.db, sqlite:////abs/path.db, sqlite:///:memory:
+    rest = url.split("://", 1)[1]
+    if rest.startswith("/"):
+        rest = rest[1:]
+    path = unquote(rest.split("?", 1)[0])
+    if not path:
+        raise InvalidParameterValue(f"SQLite URI {url!r} names no file")
+    return path

@@ -1,0 +1,132 @@
+"""The tracking store contract: every metadata backend implements this.
+
+It is deliberately storage-shaped (ids in, entities out); validation, defaults
+and MLflow's rules live in `modelyard.service`. One shared test suite
+(`tests/store/`) runs against every implementation.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from modelyard.entities import (
+    DatasetInput,
+    Experiment,
+    Metric,
+    ModelIO,
+    Page,
+    Param,
+    Run,
+    RunInfo,
+    Tag,
+)
+from modelyard.service.search_filter import Comparison, OrderKey
+
+
+class TrackingStore(ABC):
+    # -- experiments --------------------------------------------------------
+    @abstractmethod
+    def create_experiment(
+        self, name: str, artifact_location: str | None, tags: Sequence[Tag], now: int
+    ) -> str:
+        """Create and return the new id. When `artifact_location` is None the
+        store asks `default_artifact_location(experiment_id)` in the same
+        transaction (the location depends on the id)."""
+
+    @abstractmethod
+    def get_experiment(self, experiment_id: str) -> Experiment: ...
+
+    @abstractmethod
+    def get_experiment_by_name(self, name: str) -> Experiment | None: ...
+
+    @abstractmethod
+    def search_experiments(
+        self,
+        view_type: str,
+        max_results: int,
+        filters: Sequence[Comparison],
+        order_by: Sequence[OrderKey],
+        offset: int,
+    ) -> Page[Experiment]: ...
+
+    @abstractmethod
+    def rename_experiment(self, experiment_id: str, new_name: str, now: int) -> None: ...
+
+    @abstractmethod
+    def set_experiment_lifecycle(self, experiment_id: str, stage: str, now: int) -> None:
+        """Delete/restore an experiment and, like MLflow, its runs with it."""
+
+    @abstractmethod
+    def set_experiment_tag(self, experiment_id: str, tag: Tag) -> None: ...
+
+    @abstractmethod
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None: ...
+
+    # -- runs ---------------------------------------------------------------
+    @abstractmethod
+    def create_run(self, info: RunInfo, tags: Sequence[Tag]) -> None: ...
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> Run: ...
+
+    @abstractmethod
+    def get_run_info(self, run_id: str) -> RunInfo: ...
+
+    @abstractmethod
+    def update_run_info(
+        self, run_id: str, status: str | None, end_time: int | None, run_name: str | None
+    ) -> RunInfo: ...
+
+    @abstractmethod
+    def set_run_lifecycle(self, run_id: str, stage: str, now: int) -> None: ...
+
+    @abstractmethod
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric],
+        params: Sequence[Param],
+        tags: Sequence[Tag],
+    ) -> None:
+        """All or nothing. Raises InvalidParameterValue when a param key exists
+        with a different value."""
+
+    @abstractmethod
+    def delete_tag(self, run_id: str, key: str) -> None: ...
+
+    @abstractmethod
+    def log_inputs(
+        self, run_id: str, datasets: Sequence[DatasetInput], models: Sequence[ModelIO]
+    ) -> None: ...
+
+    @abstractmethod
+    def log_outputs(self, run_id: str, models: Sequence[ModelIO]) -> None: ...
+
+    @abstractmethod
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filters: Sequence[Comparison],
+        view_type: str,
+        max_results: int,
+        order_by: Sequence[OrderKey],
+        offset: int,
+    ) -> Page[Run]: ...
+
+    # -- metrics ------------------------------------------------------------
+    @abstractmethod
+    def get_metric_history(
+        self, run_id: str, key: str, max_results: int | None, offset: int
+    ) -> Page[Metric]: ...
+
+    @abstractmethod
+    def get_metric_history_bulk_interval(
+        self,
+        run_ids: Sequence[str],
+        key: str,
+        start_step: int | None,
+        end_step: int | None,
+        max_results: int,
+    ) -> list[Metric]:
+        """Sampled history per run, MLflow's `get-history-bulk-interval`."""
