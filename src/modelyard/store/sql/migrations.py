@@ -190,3 +190,8 @@ def upgrade(db: Database, migrations: list[Migration] | None = None) -> list[str
             )
             ran.append(migration.name)
     return ran
+
+
+from modelyard.store.sql import schema_registry as _registry  # noqa: E402
+
+MIGRATIONS.append(Migration(_registry.REGISTRY_MIGRATION_NAME, _registry.REGISTRY_STATEMENTS))
