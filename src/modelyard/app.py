@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Route
 
+from modelyard.errors import ModelyardError
 from modelyard.http import door as door_mod
 from modelyard.http.endpoint import RouteSpec, api
 from modelyard.http.errors import handle_exception
@@ -155,7 +156,11 @@ def create_app(
 
     app = Starlette(
         routes=all_routes(),
-        exception_handlers={Exception: handle_exception, HTTPException: handle_exception},
+        exception_handlers={
+            ModelyardError: handle_exception,
+            HTTPException: handle_exception,
+            Exception: handle_exception,
+        },
         lifespan=lifespan,
     )
     app.state.services = services

@@ -8,7 +8,7 @@ and MLflow's rules live in `modelyard.service`. One shared test suite
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from modelyard.entities import (
     DatasetInput,
@@ -27,12 +27,20 @@ from modelyard.service.search_filter import Comparison, OrderKey
 class TrackingStore(ABC):
     # -- experiments --------------------------------------------------------
     @abstractmethod
+    def ensure_default_experiment(self, name: str, artifact_location: str, now: int) -> None:
+        """Create experiment "0" unless it exists (safe when processes race)."""
+
+    @abstractmethod
     def create_experiment(
-        self, name: str, artifact_location: str | None, tags: Sequence[Tag], now: int
+        self,
+        name: str,
+        artifact_location: str | Callable[[str], str],
+        tags: Sequence[Tag],
+        now: int,
     ) -> str:
-        """Create and return the new id. When `artifact_location` is None the
-        store asks `default_artifact_location(experiment_id)` in the same
-        transaction (the location depends on the id)."""
+        """Create and return the new id. `artifact_location` may be a function
+        of the new id (the default location depends on it), called inside the
+        same transaction."""
 
     @abstractmethod
     def get_experiment(self, experiment_id: str) -> Experiment: ...

@@ -1,0 +1,1 @@
+"""Service layer: MLflow's rules, validation and defaults, over the stores."""

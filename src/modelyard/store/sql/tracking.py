@@ -1,0 +1,624 @@
+"""The tracking store on SQL (SQLite or PostgreSQL through `Database`).
+
+Hot paths are a few statements each: log-batch is one transaction with one
+multi-row insert per entity type, and "latest metric" is maintained by an
+upsert whose WHERE clause keeps the row with the greatest (step, timestamp,
+value), MLflow's rule, without reading it back into Python first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from modelyard.entities import (
+    Dataset,
+    DatasetInput,
+    Experiment,
+    LifecycleStage,
+    Metric,
+    ModelIO,
+    Page,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    RunOutputs,
+    Tag,
+    ViewType,
+)
+from modelyard.errors import InvalidParameterValue, ResourceDoesNotExist
+from modelyard.service.search_filter import Comparison, OrderKey, encode_page_token
+from modelyard.store.sql import search_sql
+from modelyard.store.sql.db import Database, Tx, UniqueViolation
+from modelyard.store.tracking import TrackingStore
+
+_CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's bind limits
+
+_RUN_COLS = (
+    "run_uuid, experiment_id, name, user_id, status, start_time, end_time, "
+    "artifact_uri, lifecycle_stage"
+)
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def _exp_id(experiment_id: str) -> int:
+    try:
+        return int(experiment_id)
+    except (TypeError, ValueError):
+        raise InvalidParameterValue(
+            f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer."
+        ) from None
+
+
+def _metric_value(row_value: float, is_nan: int) -> float:
+    return math.nan if is_nan else float(row_value)
+
+
+def _sanitize(value: float) -> tuple[float, int]:
+    """NaN is stored as 0 with is_nan=1 (SQLite turns NaN into NULL); ±inf is
+    kept as is, both backends store it."""
+    if math.isnan(value):
+        return 0.0, 1
+    return value, 0
+
+
+def _run_info(row: Sequence[Any]) -> RunInfo:
+    return RunInfo(
+        run_id=row[0],
+        experiment_id=str(row[1]),
+        run_name=row[2] or "",
+        user_id=row[3] or "",
+        status=row[4],
+        start_time=row[5],
+        end_time=row[6],
+        artifact_uri=row[7],
+        lifecycle_stage=row[8],
+    )
+
+
+class SqlTrackingStore(TrackingStore):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- experiments --------------------------------------------------------
+    def ensure_default_experiment(self, name: str, artifact_location: str, now: int) -> None:
+        with self.db.write() as tx:
+            if tx.scalar("SELECT 1 FROM experiments WHERE experiment_id = 0") is None:
+                tx.execute(
+                    "INSERT INTO experiments (experiment_id, name, artifact_location, "
+                    "lifecycle_stage, creation_time, last_update_time) VALUES (0, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    (name, artifact_location, LifecycleStage.ACTIVE, now, now),
+                )
+
+    def create_experiment(
+        self,
+        name: str,
+        artifact_location: str | Callable[[str], str],
+        tags: Sequence[Tag],
+        now: int,
+    ) -> str:
+        with self.db.write() as tx:
+            fixed = artifact_location if isinstance(artifact_location, str) else ""
+            new_id = tx.scalar(
+                "INSERT INTO experiments (name, artifact_location, lifecycle_stage, "
+                "creation_time, last_update_time) VALUES (?, ?, ?, ?, ?) RETURNING experiment_id",
+                (name, fixed, LifecycleStage.ACTIVE, now, now),
+            )
+            exp_id = str(new_id)
+            if not isinstance(artifact_location, str):
+                tx.execute(
+                    "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
+                    (artifact_location(exp_id), new_id),
+                )
+            tx.executemany(
+                "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?)",
+                [(new_id, t.key, t.value) for t in tags],
+            )
+        return exp_id
+
+    def _experiments(self, tx: Tx, ids: Sequence[int]) -> dict[int, Experiment]:
+        found: dict[int, Experiment] = {}
+        tags: dict[int, list[Tag]] = defaultdict(list)
+        for chunk in _chunks(ids):
+            for eid, key, value in tx.all(
+                f"SELECT experiment_id, key, value FROM experiment_tags "
+                f"WHERE experiment_id IN ({_marks(len(chunk))}) ORDER BY key",
+                chunk,
+            ):
+                tags[eid].append(Tag(key, value))
+            for row in tx.all(
+                "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, "
+                f"last_update_time FROM experiments WHERE experiment_id IN ({_marks(len(chunk))})",
+                chunk,
+            ):
+                found[row[0]] = Experiment(
+                    experiment_id=str(row[0]),
+                    name=row[1],
+                    artifact_location=row[2],
+                    lifecycle_stage=row[3],
+                    creation_time=row[4],
+                    last_update_time=row[5],
+                    tags=tuple(tags.get(row[0], ())),
+                )
+        return found
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        eid = _exp_id(experiment_id)
+        with self.db.read() as tx:
+            exp = self._experiments(tx, [eid]).get(eid)
+        if exp is None:
+            raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
+        return exp
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        with self.db.read() as tx:
+            eid = tx.scalar("SELECT experiment_id FROM experiments WHERE name = ?", (name,))
+            if eid is None:
+                return None
+            return self._experiments(tx, [eid]).get(eid)
+
+    def search_experiments(
+        self,
+        view_type: str,
+        max_results: int,
+        filters: Sequence[Comparison],
+        order_by: Sequence[OrderKey],
+        offset: int,
+    ) -> Page[Experiment]:
+        sql, params = search_sql.experiment_search_sql(
+            filters, ViewType.stages(view_type), order_by, max_results + 1, offset, self.db.dialect
+        )
+        with self.db.read() as tx:
+            ids = [row[0] for row in tx.all(sql, params)]
+            found = self._experiments(tx, ids[:max_results])
+        items = [found[i] for i in ids[:max_results] if i in found]
+        token = encode_page_token(offset + max_results) if len(ids) > max_results else None
+        return Page(items, token)
+
+    def rename_experiment(self, experiment_id: str, new_name: str, now: int) -> None:
+        eid = _exp_id(experiment_id)
+        with self.db.write() as tx:
+            stage = tx.scalar(
+                "SELECT lifecycle_stage FROM experiments WHERE experiment_id = ?", (eid,)
+            )
+            if stage is None:
+                raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
+            if stage != LifecycleStage.ACTIVE:
+                from modelyard.errors import InvalidState
+
+                raise InvalidState("Cannot rename a non-active experiment.")
+            tx.execute(
+                "UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?",
+                (new_name, now, eid),
+            )
+
+    def set_experiment_lifecycle(self, experiment_id: str, stage: str, now: int) -> None:
+        eid = _exp_id(experiment_id)
+        expected = LifecycleStage.ACTIVE if stage == LifecycleStage.DELETED else LifecycleStage.DELETED
+        with self.db.write() as tx:
+            current = tx.scalar(
+                "SELECT lifecycle_stage FROM experiments WHERE experiment_id = ?", (eid,)
+            )
+            if current is None or current != expected:
+                raise ResourceDoesNotExist(
+                    f"No Experiment with id={experiment_id} exists"
+                    if current is None
+                    else f"Experiment with id={experiment_id} is already {current}"
+                )
+            tx.execute(
+                "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? "
+                "WHERE experiment_id = ?",
+                (stage, now, eid),
+            )
+            deleted_time = now if stage == LifecycleStage.DELETED else None
+            tx.execute(
+                "UPDATE runs SET lifecycle_stage = ?, deleted_time = ? "
+                "WHERE experiment_id = ? AND lifecycle_stage = ?",
+                (stage, deleted_time, eid, expected),
+            )
+
+    def set_experiment_tag(self, experiment_id: str, tag: Tag) -> None:
+        with self.db.write() as tx:
+            tx.execute(
+                "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+                (_exp_id(experiment_id), tag.key, tag.value),
+            )
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        with self.db.write() as tx:
+            tx.execute(
+                "DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?",
+                (_exp_id(experiment_id), key),
+            )
+            if tx.rowcount == 0:
+                raise ResourceDoesNotExist(
+                    f"No tag with name: {key} in experiment with id {experiment_id}"
+                )
+
+    # -- runs ---------------------------------------------------------------
+    def create_run(self, info: RunInfo, tags: Sequence[Tag]) -> None:
+        with self.db.write() as tx:
+            tx.execute(
+                f"INSERT INTO runs ({_RUN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    info.run_id,
+                    _exp_id(info.experiment_id),
+                    info.run_name,
+                    info.user_id,
+                    info.status,
+                    info.start_time,
+                    info.end_time,
+                    info.artifact_uri,
+                    info.lifecycle_stage,
+                ),
+            )
+            tx.executemany(
+                "INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?)",
+                [(info.run_id, t.key, t.value) for t in tags],
+            )
+
+    def _info(self, tx: Tx, run_id: str) -> RunInfo:
+        row = tx.one(f"SELECT {_RUN_COLS} FROM runs WHERE run_uuid = ?", (run_id,))
+        if row is None:
+            raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+        return _run_info(row)
+
+    def get_run_info(self, run_id: str) -> RunInfo:
+        with self.db.read() as tx:
+            return self._info(tx, run_id)
+
+    def get_run(self, run_id: str) -> Run:
+        with self.db.read() as tx:
+            info = self._info(tx, run_id)
+            return self._hydrate(tx, [info])[0]
+
+    def _hydrate(self, tx: Tx, infos: Sequence[RunInfo]) -> list[Run]:
+        """Attach data, inputs and outputs to many runs with a few IN queries."""
+        ids = [i.run_id for i in infos]
+        metrics: dict[str, list[Metric]] = defaultdict(list)
+        params: dict[str, list[Param]] = defaultdict(list)
+        tags: dict[str, list[Tag]] = defaultdict(list)
+        datasets: dict[str, list[DatasetInput]] = defaultdict(list)
+        model_in: dict[str, list[ModelIO]] = defaultdict(list)
+        model_out: dict[str, list[ModelIO]] = defaultdict(list)
+        for chunk in _chunks(ids):
+            marks = _marks(len(chunk))
+            for rid, key, value, ts, step, is_nan in tx.all(
+                "SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics "
+                f"WHERE run_uuid IN ({marks}) ORDER BY key",
+                chunk,
+            ):
+                metrics[rid].append(Metric(key, _metric_value(value, is_nan), ts, step))
+            for rid, key, value in tx.all(
+                f"SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({marks}) ORDER BY key",
+                chunk,
+            ):
+                params[rid].append(Param(key, value))
+            for rid, key, value in tx.all(
+                f"SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({marks}) ORDER BY key",
+                chunk,
+            ):
+                tags[rid].append(Tag(key, value))
+            input_tags: dict[tuple[str, str], list[Tag]] = defaultdict(list)
+            for rid, duuid, key, value in tx.all(
+                "SELECT run_uuid, dataset_uuid, key, value FROM run_dataset_input_tags "
+                f"WHERE run_uuid IN ({marks}) ORDER BY key",
+                chunk,
+            ):
+                input_tags[(rid, duuid)].append(Tag(key, value))
+            for row in tx.all(
+                "SELECT i.run_uuid, d.dataset_uuid, d.name, d.digest, d.source_type, d.source, "
+                "d.schema, d.profile FROM run_dataset_inputs i JOIN datasets d "
+                f"ON d.dataset_uuid = i.dataset_uuid WHERE i.run_uuid IN ({marks}) "
+                "ORDER BY i.run_uuid, i.position",
+                chunk,
+            ):
+                datasets[row[0]].append(
+                    DatasetInput(
+                        Dataset(row[2], row[3], row[4], row[5], row[6], row[7]),
+                        tuple(input_tags.get((row[0], row[1]), ())),
+                    )
+                )
+            for rid, model_id, direction, step in tx.all(
+                "SELECT run_uuid, model_id, direction, step FROM run_model_io "
+                f"WHERE run_uuid IN ({marks}) ORDER BY run_uuid, position",
+                chunk,
+            ):
+                target = model_in if direction == "input" else model_out
+                target[rid].append(ModelIO(model_id, step))
+        return [
+            Run(
+                info,
+                RunData(
+                    tuple(metrics.get(info.run_id, ())),
+                    tuple(params.get(info.run_id, ())),
+                    tuple(tags.get(info.run_id, ())),
+                ),
+                RunInputs(
+                    tuple(datasets.get(info.run_id, ())), tuple(model_in.get(info.run_id, ()))
+                ),
+                RunOutputs(tuple(model_out.get(info.run_id, ()))),
+            )
+            for info in infos
+        ]
+
+    def update_run_info(
+        self, run_id: str, status: str | None, end_time: int | None, run_name: str | None
+    ) -> RunInfo:
+        with self.db.write() as tx:
+            sets: list[str] = []
+            values: list[Any] = []
+            for column, value in (("status", status), ("end_time", end_time), ("name", run_name)):
+                if value is not None:
+                    sets.append(f"{column} = ?")
+                    values.append(value)
+            if sets:
+                tx.execute(f"UPDATE runs SET {', '.join(sets)} WHERE run_uuid = ?", (*values, run_id))
+            if run_name is not None:
+                self._upsert_tags(tx, run_id, [Tag("mlflow.runName", run_name)])
+            return self._info(tx, run_id)
+
+    def set_run_lifecycle(self, run_id: str, stage: str, now: int) -> None:
+        with self.db.write() as tx:
+            tx.execute(
+                "UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_uuid = ?",
+                (stage, now if stage == LifecycleStage.DELETED else None, run_id),
+            )
+            if tx.rowcount == 0:
+                raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+
+    def _upsert_tags(self, tx: Tx, run_id: str, tags: Sequence[Tag]) -> None:
+        tx.executemany(
+            "INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?) "
+            "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
+            [(run_id, t.key, t.value) for t in tags],
+        )
+        for t in tags:
+            # The run name lives in two places in MLflow's model; keep them in step.
+            if t.key == "mlflow.runName":
+                tx.execute("UPDATE runs SET name = ? WHERE run_uuid = ?", (t.value, run_id))
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric],
+        params: Sequence[Param],
+        tags: Sequence[Tag],
+    ) -> None:
+        with self.db.write() as tx:
+            if params:
+                self._insert_params(tx, run_id, params)
+            if tags:
+                self._upsert_tags(tx, run_id, tags)
+            if metrics:
+                self._insert_metrics(tx, run_id, metrics)
+
+    def _insert_params(self, tx: Tx, run_id: str, params: Sequence[Param]) -> None:
+        wanted = {p.key: p.value for p in params}
+        existing: dict[str, str] = {}
+        keys = list(wanted)
+        for chunk in _chunks(keys):
+            for key, value in tx.all(
+                f"SELECT key, value FROM params WHERE run_uuid = ? AND key IN ({_marks(len(chunk))})",
+                (run_id, *chunk),
+            ):
+                existing[key] = value
+        conflicts = [
+            {"key": k, "old_value": existing[k], "new_value": v}
+            for k, v in wanted.items()
+            if k in existing and existing[k] != v
+        ]
+        if conflicts:
+            raise InvalidParameterValue(
+                "Changing param values is not allowed. Params were already logged="
+                f"'{conflicts}' for run ID='{run_id}'."
+            )
+        tx.executemany(
+            "INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            [(run_id, k, v) for k, v in wanted.items() if k not in existing],
+        )
+
+    def _insert_metrics(self, tx: Tx, run_id: str, metrics: Sequence[Metric]) -> None:
+        rows = []
+        latest: dict[str, tuple[int, int, float, int]] = {}
+        for m in metrics:
+            value, is_nan = _sanitize(m.value)
+            rows.append((run_id, m.key, m.step, m.timestamp, value, is_nan))
+            candidate = (m.step, m.timestamp, value, is_nan)
+            best = latest.get(m.key)
+            if best is None or candidate[:3] > best[:3]:
+                latest[m.key] = candidate
+        tx.executemany(
+            "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            rows,
+        )
+        tx.executemany(
+            "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_uuid, key) DO UPDATE SET "
+            "step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, "
+            "is_nan = excluded.is_nan WHERE (excluded.step, excluded.timestamp, excluded.value) "
+            "> (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
+            [(run_id, key, *best) for key, best in latest.items()],
+        )
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        with self.db.write() as tx:
+            tx.execute("DELETE FROM tags WHERE run_uuid = ? AND key = ?", (run_id, key))
+            if tx.rowcount == 0:
+                raise ResourceDoesNotExist(f"No tag with name: {key} in run with id {run_id}")
+
+    def log_inputs(
+        self, run_id: str, datasets: Sequence[DatasetInput], models: Sequence[ModelIO]
+    ) -> None:
+        import uuid
+
+        with self.db.write() as tx:
+            info = self._info(tx, run_id)
+            eid = _exp_id(info.experiment_id)
+            position = tx.scalar(
+                "SELECT COALESCE(MAX(position), -1) FROM run_dataset_inputs WHERE run_uuid = ?",
+                (run_id,),
+            )
+            for di in datasets:
+                ds = di.dataset
+                tx.execute(
+                    "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, "
+                    "source_type, source, schema, profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (experiment_id, name, digest) DO NOTHING",
+                    (uuid.uuid4().hex, eid, ds.name, ds.digest, ds.source_type, ds.source,
+                     ds.schema, ds.profile),
+                )
+                duuid = tx.scalar(
+                    "SELECT dataset_uuid FROM datasets WHERE experiment_id = ? AND name = ? "
+                    "AND digest = ?",
+                    (eid, ds.name, ds.digest),
+                )
+                position += 1
+                tx.execute(
+                    "INSERT INTO run_dataset_inputs (run_uuid, dataset_uuid, position) "
+                    "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    (run_id, duuid, position),
+                )
+                tx.executemany(
+                    "INSERT INTO run_dataset_input_tags (run_uuid, dataset_uuid, key, value) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    [(run_id, duuid, t.key, t.value) for t in di.tags],
+                )
+            self._model_io(tx, run_id, "input", models)
+
+    def log_outputs(self, run_id: str, models: Sequence[ModelIO]) -> None:
+        with self.db.write() as tx:
+            self._info(tx, run_id)
+            self._model_io(tx, run_id, "output", models)
+
+    def _model_io(self, tx: Tx, run_id: str, direction: str, models: Sequence[ModelIO]) -> None:
+        if not models:
+            return
+        start = tx.scalar(
+            "SELECT COALESCE(MAX(position), -1) FROM run_model_io WHERE run_uuid = ?", (run_id,)
+        )
+        tx.executemany(
+            "INSERT INTO run_model_io (run_uuid, model_id, direction, step, position) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [(run_id, m.model_id, direction, m.step, start + 1 + i) for i, m in enumerate(models)],
+        )
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filters: Sequence[Comparison],
+        view_type: str,
+        max_results: int,
+        order_by: Sequence[OrderKey],
+        offset: int,
+    ) -> Page[Run]:
+        sql, params = search_sql.run_search_sql(
+            [str(_exp_id(e)) for e in experiment_ids],
+            filters,
+            ViewType.stages(view_type),
+            order_by,
+            max_results + 1,
+            offset,
+            self.db.dialect,
+        )
+        with self.db.read() as tx:
+            ids = [row[0] for row in tx.all(sql, params)]
+            page = ids[:max_results]
+            infos: dict[str, RunInfo] = {}
+            for chunk in _chunks(page):
+                for row in tx.all(
+                    f"SELECT {_RUN_COLS} FROM runs WHERE run_uuid IN ({_marks(len(chunk))})",
+                    chunk,
+                ):
+                    infos[row[0]] = _run_info(row)
+            runs = self._hydrate(tx, [infos[i] for i in page if i in infos])
+        token = encode_page_token(offset + max_results) if len(ids) > max_results else None
+        return Page(runs, token)
+
+    # -- metrics ------------------------------------------------------------
+    def get_metric_history(
+        self, run_id: str, key: str, max_results: int | None, offset: int
+    ) -> Page[Metric]:
+        sql = (
+            "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND key = ? "
+            "ORDER BY timestamp, step, value"
+        )
+        params: list[Any] = [run_id, key]
+        if max_results is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params += [max_results + 1, offset]
+        elif offset:
+            sql += " LIMIT -1 OFFSET ?" if self.db.dialect == "sqlite" else " OFFSET ?"
+            params.append(offset)
+        with self.db.read() as tx:
+            rows = tx.all(sql, params)
+        token = None
+        if max_results is not None and len(rows) > max_results:
+            rows = rows[:max_results]
+            token = encode_page_token(offset + max_results)
+        return Page(
+            [Metric(k, _metric_value(val, nan), ts, step) for k, val, ts, step, nan in rows], token
+        )
+
+    def get_metric_history_bulk_interval(
+        self,
+        run_ids: Sequence[str],
+        key: str,
+        start_step: int | None,
+        end_step: int | None,
+        max_results: int,
+    ) -> list[Metric]:
+        """Up to `max_results` points per run, evenly spread over the ordered
+        history (first point of each of `max_results` buckets), always keeping
+        the last point, as MLflow samples it."""
+        out: list[Metric] = []
+        step_filter = ""
+        extra: list[Any] = []
+        if start_step is not None and end_step is not None:
+            step_filter = " AND step >= ? AND step <= ?"
+            extra = [start_step, end_step]
+        sql = (
+            "SELECT value, timestamp, step, is_nan FROM ("
+            " SELECT value, timestamp, step, is_nan, ROW_NUMBER() OVER ("
+            "  PARTITION BY bucket ORDER BY step, timestamp, value, is_nan) AS rn FROM ("
+            "  SELECT value, timestamp, step, is_nan, NTILE(?) OVER ("
+            "   ORDER BY step, timestamp, value, is_nan) AS bucket FROM metrics"
+            f"  WHERE run_uuid = ? AND key = ?{step_filter}) b) r"
+            " WHERE rn = 1 ORDER BY step, timestamp, value, is_nan"
+        )
+        last_sql = (
+            "SELECT value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND key = ?"
+            f"{step_filter} ORDER BY step DESC, timestamp DESC, value DESC, is_nan DESC LIMIT 1"
+        )
+        with self.db.read() as tx:
+            for run_id in run_ids:
+                rows = tx.all(sql, [max_results, run_id, key, *extra])
+                last = tx.one(last_sql, [run_id, key, *extra])
+                if last is not None and (not rows or tuple(rows[-1]) != tuple(last)):
+                    if len(rows) >= max_results:
+                        rows[-1] = last
+                    else:
+                        rows.append(last)
+                out.extend(
+                    Metric(key, _metric_value(val, nan), ts, step, run_id=run_id)
+                    for val, ts, step, nan in rows
+                )
+        return out
+
+
+__all__ = ["SqlTrackingStore", "UniqueViolation"]

@@ -1,0 +1,46 @@
+"""Fixtures shared by every test layer: backends, live servers, clients."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from servers import ServerProcess, modelyard_server, throwaway_postgres  # noqa: E402
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """One throwaway PostgreSQL database per test session (per xdist worker)."""
+    with throwaway_postgres() as url:
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty metadata database on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        with throwaway_postgres() as url:
+            yield url
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def live_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """A real `modelyard server` process, once per test module and backend."""
+    data_dir = tmp_path_factory.mktemp(f"server-{request.param}")
+    if request.param == "sqlite":
+        with modelyard_server(data_dir) as server:
+            yield server
+    else:
+        with throwaway_postgres() as url, modelyard_server(data_dir, url) as server:
+            yield server
