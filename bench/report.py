@@ -1,0 +1,152 @@
+"""Numbers in, markdown out: percentiles, ratios against the best mlflow, and the results table.
+
+Pure functions only (no servers, no clock), so the unit test can run them on fixed inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Better = Literal["lower", "higher"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal for modelyard: a ratio over the best mlflow ("ratio") or an absolute cap ("max")."""
+
+    kind: Literal["ratio", "max"]
+    value: float
+
+    def text(self, unit: str) -> str:
+        if self.kind == "ratio":
+            return f"≥{self.value:g}×"
+        return f"≤{self.value:g} {unit}"
+
+    def met(self, subject: float | None, ratio_value: float | None) -> bool | None:
+        if self.kind == "ratio":
+            return None if ratio_value is None else ratio_value >= self.value
+        return None if subject is None else subject <= self.value
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One row of the table."""
+
+    key: str
+    label: str
+    unit: str
+    better: Better
+    target: Target | None = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One measured value, or None with a note saying why (n/a, error …)."""
+
+    value: float | None
+    note: str = ""
+
+    @staticmethod
+    def na(reason: str) -> Cell:
+        return Cell(None, reason)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile, q in (0, 100]."""
+    if not values:
+        raise ValueError("percentile of no values")
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def best(values: Sequence[float], better: Better) -> float:
+    return min(values) if better == "lower" else max(values)
+
+
+def ratio(subject: float | None, baselines: Sequence[float | None], better: Better) -> float | None:
+    """How many times better `subject` is than the best baseline (>1: subject wins).
+
+    For lower-is-better numbers (latency, memory) that is best_baseline / subject;
+    for higher-is-better numbers (throughput) subject / best_baseline.
+    """
+    known = [b for b in baselines if b is not None]
+    if subject is None or not known:
+        return None
+    reference = best(known, better)
+    if better == "lower":
+        return math.inf if subject == 0 else reference / subject
+    return math.inf if reference == 0 else subject / reference
+
+
+def format_number(value: float) -> str:
+    if math.isinf(value):
+        return "∞"
+    magnitude = abs(value)
+    if magnitude >= 1000:
+        return f"{value:,.0f}"
+    if magnitude >= 100:
+        return f"{value:.0f}"
+    if magnitude >= 10:
+        return f"{value:.1f}"
+    if magnitude >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def format_cell(cell: Cell | None) -> str:
+    if cell is None:
+        return "not run"
+    if cell.value is None:
+        return cell.note or "n/a"
+    text = format_number(cell.value)
+    return f"{text} ({cell.note})" if cell.note else text
+
+
+def format_ratio(value: float | None) -> str:
+    return "–" if value is None else f"{format_number(value)}×"
+
+
+def render_table(
+    metrics: Sequence[Metric],
+    columns: Sequence[tuple[str, str]],
+    results: Mapping[str, Mapping[str, Cell]],
+    *,
+    subject: str,
+    baselines: Sequence[str],
+) -> str:
+    """The markdown table.
+
+    `columns` are (server name, header) pairs in display order; `results[server][metric key]`
+    holds the cells; rows with no cell in any column are left out. The ratio column compares
+    `subject` with the best of the `baselines` that were run.
+    """
+    header = [
+        "metric",
+        *(h for _, h in columns),
+        "ratio vs best mlflow (>1: modelyard better)",
+        "target",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    for metric in metrics:
+        cells = {name: results.get(name, {}).get(metric.key) for name, _ in columns}
+        if all(c is None for c in cells.values()):
+            continue
+        subject_cell = cells.get(subject)
+        subject_value = subject_cell.value if subject_cell else None
+        base_values = [c.value for n in baselines if (c := cells.get(n)) is not None]
+        r = ratio(subject_value, base_values, metric.better)
+        target = ""
+        if metric.target is not None:
+            target = metric.target.text(metric.unit)
+            met = metric.target.met(subject_value, r)
+            if met is not None:
+                target += " ✅" if met else " ❌"
+        direction = "↓" if metric.better == "lower" else "↑"
+        label = f"{metric.label} ({metric.unit} {direction})"
+        row = [label, *(format_cell(cells[n]) for n, _ in columns), format_ratio(r), target]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
