@@ -29,8 +29,9 @@ def _server_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
             p.add_argument(spec.flag, dest=spec.name, action=argparse.BooleanOptionalAction,
                            default=None, help=helptext)
         else:
+            default = "" if spec.default is None else f" (default: {spec.default})"
             p.add_argument(spec.flag, dest=spec.name, type=spec.kind, default=None,
-                           help=f"{helptext} (default: {spec.default})")
+                           choices=spec.choices, help=helptext + default)
     p.set_defaults(func=_cmd_server)
 
 

@@ -24,6 +24,7 @@ class Setting:
     default: Any
     help: str
     kind: type = str
+    choices: tuple[str, ...] | None = None
 
 
 SETTINGS_SPEC: tuple[Setting, ...] = (
@@ -62,7 +63,13 @@ SETTINGS_SPEC: tuple[Setting, ...] = (
     Setting(
         "workers", "--workers", 1, "Number of server processes sharing the listening port.", int
     ),
-    Setting("log_level", "--log-level", "info", "Log level: debug, info, warning or error."),
+    Setting(
+        "log_level",
+        "--log-level",
+        "info",
+        "Log level.",
+        choices=("debug", "info", "warning", "error", "critical"),
+    ),
     Setting(
         "stage_policy",
         "--stage-policy",
@@ -70,6 +77,7 @@ SETTINGS_SPEC: tuple[Setting, ...] = (
         "exclusive: Staging and Production each hold one model version and the replaced "
         "version is archived. mlflow: MLflow's permissive rule (archive only when the "
         "client asks with archive_existing_versions).",
+        choices=("exclusive", "mlflow"),
     ),
 )
 
