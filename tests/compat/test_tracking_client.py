@@ -207,3 +207,24 @@ def test_delete_and_restore(mlflow_at: Any) -> None:
     client.set_tag(run.info.run_id, "drop", "me")
     client.delete_tag(run.info.run_id, "drop")
     assert "drop" not in client.get_run(run.info.run_id).data.tags
+
+
+def test_log_model_history_tag(mlflow_at: Any, live_server: Any) -> None:
+    import json
+
+    import httpx
+
+    client = MlflowClient()
+    run = client.create_run(client.create_experiment(_name("logmodel")))
+    model = {"artifact_path": "model", "flavors": {"python_function": {"config": {"x": 1}, "env": "conda.yaml"}},
+             "utc_time_created": "2026-01-01 00:00:00.000000", "run_id": run.info.run_id}
+    for _ in range(2):
+        resp = httpx.post(f"{live_server.url}/api/2.0/mlflow/runs/log-model",
+                          json={"run_id": run.info.run_id, "model_json": json.dumps(model)})
+        assert resp.status_code == 200, resp.text
+    history = json.loads(client.get_run(run.info.run_id).data.tags["mlflow.log-model.history"])
+    assert len(history) == 2
+    assert history[0]["flavors"] == {"python_function": {"env": "conda.yaml"}}
+    bad = httpx.post(f"{live_server.url}/api/2.0/mlflow/runs/log-model",
+                     json={"run_id": run.info.run_id, "model_json": "{not json"})
+    assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"

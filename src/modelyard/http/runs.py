@@ -122,6 +122,10 @@ def log_outputs(ctx: Ctx, args: Args) -> None:
     ctx.services.tracking.log_outputs(args.str("run_id"), models)
 
 
+def log_model(ctx: Ctx, args: Args) -> None:
+    ctx.services.tracking.record_logged_model(_run_id(args), args.str("model_json"))
+
+
 def search(ctx: Ctx, args: Args) -> dict[str, Any]:
     page = ctx.services.tracking.search_runs(
         experiment_ids=args.str_list("experiment_ids"),
@@ -152,5 +156,6 @@ ROUTES: list[RouteSpec] = [
     ("POST", "runs/log-batch", log_batch),
     ("POST", "runs/log-inputs", log_inputs),
     ("POST", "runs/outputs", log_outputs),
+    ("POST", "runs/log-model", log_model),
     ("POST", "runs/search", search),
 ]

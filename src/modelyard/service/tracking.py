@@ -7,6 +7,7 @@ come from injected callables, so tests never sleep or guess.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -36,6 +37,7 @@ DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
 RUN_NAME_TAG = "mlflow.runName"
 USER_TAG = "mlflow.user"
+LOGGED_MODELS_TAG = "mlflow.log-model.history"
 
 
 def _view_type(value: str | None) -> str:
@@ -321,6 +323,33 @@ class TrackingService:
                     )
         self._active_run(run_id)
         self.store.log_inputs(run_id, datasets, models)
+
+    def record_logged_model(self, run_id: str, model_json: str) -> None:
+        """MLflow's deprecated runs/log-model: append the model's summary to the
+        run's `mlflow.log-model.history` tag, as older clients expect."""
+        try:
+            model = json.loads(model_json)
+        except ValueError:
+            raise InvalidParameterValue(
+                f"Malformed model info. \n {model_json} \n is not a valid JSON."
+            ) from None
+        if not isinstance(model, dict):
+            raise InvalidParameterValue("Model json must be a JSON object.")
+        missing = {"artifact_path", "flavors", "utc_time_created", "run_id"} - set(model)
+        if missing:
+            raise InvalidParameterValue(f"Model json is missing mandatory fields: {missing}")
+        summary = {
+            k: model[k]
+            for k in ("run_id", "utc_time_created", "artifact_path", "model_uuid")
+            if k in model
+        }
+        flavors = model.get("flavors") or {}
+        summary["flavors"] = {
+            name: {k: v for k, v in conf.items() if k != "config"} if isinstance(conf, dict) else conf
+            for name, conf in (flavors.items() if isinstance(flavors, dict) else ())
+        }
+        self._active_run(run_id)
+        self.store.append_json_tag(run_id, LOGGED_MODELS_TAG, summary, v.MAX_TAG_VAL_LENGTH)
 
     def log_outputs(self, run_id: str, models: Sequence[ModelIO]) -> None:
         self._active_run(run_id)

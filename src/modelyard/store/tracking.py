@@ -109,6 +109,10 @@ class TrackingStore(ABC):
     ) -> None: ...
 
     @abstractmethod
+    def append_json_tag(self, run_id: str, key: str, item: object, max_length: int) -> None:
+        """Append `item` to the JSON list held in tag `key`, atomically."""
+
+    @abstractmethod
     def log_outputs(self, run_id: str, models: Sequence[ModelIO]) -> None: ...
 
     @abstractmethod

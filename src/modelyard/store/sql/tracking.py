@@ -8,6 +8,7 @@ value), MLflow's rule, without reading it back into Python first.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -500,6 +501,25 @@ class SqlTrackingStore(TrackingStore):
                     [(run_id, duuid, t.key, t.value) for t in di.tags],
                 )
             self._model_io(tx, run_id, "input", models)
+
+    def append_json_tag(self, run_id: str, key: str, item: object, max_length: int) -> None:
+        with self.db.write() as tx:
+            if tx.dialect == "postgresql":
+                # Serialise appends on this run (SQLite's writer is already exclusive).
+                tx.execute("SELECT 1 FROM runs WHERE run_uuid = ? FOR UPDATE", (run_id,))
+            current = tx.scalar("SELECT value FROM tags WHERE run_uuid = ? AND key = ?", (run_id, key))
+            try:
+                items = json.loads(current) if current else []
+            except ValueError:
+                items = []
+            if not isinstance(items, list):
+                items = []
+            value = json.dumps([*items, item])
+            if len(value) > max_length:
+                raise InvalidParameterValue(
+                    f"Tag '{key}' would exceed the maximum length of {max_length} characters"
+                )
+            self._upsert_tags(tx, run_id, [Tag(key, value)])
 
     def log_outputs(self, run_id: str, models: Sequence[ModelIO]) -> None:
         with self.db.write() as tx:
