@@ -1,0 +1,234 @@
+"""Artifact rules: which store and which path a request means, validated once.
+
+Two families of requests reach artifacts, as in MLflow:
+
+* the proxied API (`/api/2.0/mlflow-artifacts/...`), whose paths are relative to
+  the server's artifact destination (`--artifacts-destination`); only available
+  when the server serves artifacts;
+* run-scoped requests (`artifacts/list`, `/get-artifact`, the UI's upload),
+  which start from a run's `artifact_uri`: `mlflow-artifacts:/1/<run>/artifacts`
+  maps into the proxied destination, while a `file://` URI or a plain path
+  (experiments created with `--no-serve-artifacts`) is read where it points.
+
+Every path goes through `clean_artifact_path` here, before any store sees it,
+and the run's own location is cleaned too: an experiment's artifact location
+is client-supplied, so `mlflow-artifacts:/../../etc` must not escape either.
+"""
+
+from __future__ import annotations
+
+import builtins
+import posixpath
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+from modelyard.entities import RunInfo
+from modelyard.errors import InvalidParameterValue, TemporarilyUnavailable
+from modelyard.store.artifacts import (
+    ArtifactStore,
+    FileInfo,
+    MultipartUpload,
+    StoredFile,
+    UploadedPart,
+    clean_artifact_path,
+    join_artifact_path,
+    open_artifact_store,
+)
+from modelyard.store.artifacts.base import PresignedDownload
+
+# MLflow's UI upload endpoint (upload-artifact) refuses bodies over 10 MB.
+UI_UPLOAD_LIMIT = 10 * 1024 * 1024
+
+# Proxied run roots: `mlflow-artifacts:/path` or an HTTP URL of this API.
+_PROXIED_SCHEMES = ("mlflow-artifacts", "http", "https")
+_HTTP_ANCHOR = "/api/2.0/mlflow-artifacts/artifacts/"
+
+
+class RunLookup(Protocol):
+    def get_run_info(self, run_id: str) -> RunInfo: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """A file ready to send, and the store that streams it when it is not local."""
+
+    file: StoredFile
+    store: ArtifactStore
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        return self.store.get(self.file.path)
+
+
+@dataclass(frozen=True, slots=True)
+class RunArtifacts:
+    """Where a run's artifacts live: `base` inside `store`, announced as `root_uri`."""
+
+    root_uri: str
+    store: ArtifactStore
+    base: str
+
+    def at(self, relative: str) -> str:
+        return join_artifact_path(self.base, relative)
+
+
+class ArtifactService:
+    def __init__(
+        self,
+        runs: RunLookup,
+        proxied: ArtifactStore | None,
+        open_store: Callable[[str], ArtifactStore] = open_artifact_store,
+    ) -> None:
+        """`proxied` is the --artifacts-destination store; None when not serving artifacts."""
+        self.runs = runs
+        self.proxied = proxied
+        self.open_store = open_store
+
+    @property
+    def serving(self) -> bool:
+        return self.proxied is not None
+
+    def _proxied(self) -> ArtifactStore:
+        if self.proxied is None:
+            # The HTTP layer answers MLflow's 503 text before getting here; this
+            # guards other callers.
+            raise TemporarilyUnavailable(
+                "Artifact serving is disabled: the server runs with --no-serve-artifacts."
+            )
+        return self.proxied
+
+    # -- the proxied API (/api/2.0/mlflow-artifacts) ---------------------------
+    async def upload(self, path: str, chunks: AsyncIterable[bytes]) -> int:
+        store = self._proxied()
+        return await store.put(clean_artifact_path(path, allow_root=False), chunks)
+
+    def download(self, path: str, *, read_below: int = 0) -> Download:
+        store = self._proxied()
+        rel = clean_artifact_path(path, allow_root=False)
+        return Download(store.stat(rel, read_below=read_below), store)
+
+    def list(self, path: str | None) -> list[FileInfo]:
+        """Children of `path` in the destination, named by basename as MLflow answers."""
+        store = self._proxied()
+        rel = clean_artifact_path(path)
+        return [
+            FileInfo(posixpath.basename(info.path), info.is_dir, info.file_size)
+            for info in store.list(rel)
+        ]
+
+    def delete(self, path: str) -> None:
+        store = self._proxied()
+        store.delete(clean_artifact_path(path, allow_root=False))
+
+    def create_multipart_upload(self, path: str, filename: str, num_parts: int) -> MultipartUpload:
+        store = self._proxied()
+        return store.create_multipart_upload(clean_artifact_path(path), filename, num_parts)
+
+    def complete_multipart_upload(
+        self, path: str, filename: str, upload_id: str, parts: builtins.list[UploadedPart]
+    ) -> None:
+        store = self._proxied()
+        store.complete_multipart_upload(clean_artifact_path(path), filename, upload_id, parts)
+
+    def abort_multipart_upload(self, path: str, filename: str, upload_id: str) -> None:
+        store = self._proxied()
+        store.abort_multipart_upload(clean_artifact_path(path), filename, upload_id)
+
+    def presigned_download(self, path: str, expiration: int) -> PresignedDownload:
+        store = self._proxied()
+        return store.presigned_download(clean_artifact_path(path, allow_root=False), expiration)
+
+    # -- run-scoped requests -------------------------------------------------
+    def run_artifacts(self, run_id: str) -> RunArtifacts:
+        """Resolve a run's artifact_uri to a store and a base path inside it."""
+        info = self.runs.get_run_info(run_id)
+        uri = info.artifact_uri
+        parsed = urlparse(uri)
+        if parsed.scheme in _PROXIED_SCHEMES:
+            if self.proxied is None:
+                raise InvalidParameterValue(
+                    f"The artifacts of run '{run_id}' are proxied ({uri}) but this server "
+                    "runs with --no-serve-artifacts, so it cannot reach them."
+                )
+            if parsed.scheme == "mlflow-artifacts":
+                base = parsed.path
+            elif _HTTP_ANCHOR in parsed.path:
+                base = parsed.path.split(_HTTP_ANCHOR, 1)[1]
+            else:
+                raise InvalidParameterValue(
+                    f"The artifact URI of run '{run_id}' ({uri}) is not an "
+                    "mlflow-artifacts API URL."
+                )
+            return RunArtifacts(uri, self.proxied, clean_artifact_path(base.lstrip("/")))
+        # A file:// URI or a folder is read where it points (clients wrote there
+        # directly); open_store raises a clear "not supported yet" for s3:// etc.
+        return RunArtifacts(uri, self.open_store(uri), "")
+
+    def list_run_artifacts(
+        self, run_id: str, path: str | None
+    ) -> tuple[str, builtins.list[FileInfo]]:
+        """(root_uri, files) with paths relative to the run's root, as MLflow's ListArtifacts."""
+        rel = clean_artifact_path(path)
+        where = self.run_artifacts(run_id)
+        prefix = f"{rel}/" if rel else ""
+        files = [
+            FileInfo(prefix + posixpath.basename(info.path), info.is_dir, info.file_size)
+            for info in where.store.list(where.at(rel))
+        ]
+        return where.root_uri, files
+
+    def download_run_artifact(self, run_id: str, path: str, *, read_below: int = 0) -> Download:
+        rel = clean_artifact_path(path, allow_root=False)
+        where = self.run_artifacts(run_id)
+        return Download(where.store.stat(where.at(rel), read_below=read_below), where.store)
+
+    async def upload_run_artifact(
+        self,
+        where: RunArtifacts,
+        path: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        limit: int = UI_UPLOAD_LIMIT,
+    ) -> int:
+        """Store one file under a run (the UI's upload); `where` from `run_artifacts`.
+
+        MLflow's rules for this endpoint: the body must not be empty and must not
+        exceed 10 MB. The limit is enforced while streaming, so an oversized body
+        is refused without being held, and nothing is stored.
+        """
+        rel = clean_artifact_path(path, allow_root=False)
+        stream = aiter(chunks)
+        first = b""
+        async for chunk in stream:
+            if chunk:
+                first = chunk
+                break
+        if not first:
+            raise InvalidParameterValue("Request must specify data.")
+        return await where.store.put(where.at(rel), _limited(first, stream, limit))
+
+
+async def _limited(first: bytes, rest: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    size = len(first)
+    if size > limit:
+        raise _too_large(limit)
+    yield first
+    async for chunk in rest:
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        yield chunk
+
+
+def _too_large(limit: int) -> InvalidParameterValue:
+    return InvalidParameterValue(
+        f"Artifact size is too large. Max size is {limit // (1024 * 1024)}MB."
+    )
+
+
+def wire(services: Any) -> None:
+    """Called by `create_app`: build the artifact service from the settings."""
+    settings = services.settings
+    proxied = open_artifact_store(settings.artifacts_root) if settings.serve_artifacts else None
+    services.artifacts = ArtifactService(services.tracking, proxied)
