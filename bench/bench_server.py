@@ -4,8 +4,8 @@
                                  [--out bench/results/latest.md]
 
 Servers run one at a time (they would otherwise compete for the same cores), each
-in a fresh temporary directory; every workload in `workloads.py` runs against each
-in turn; the table (see `report.py`) is printed and written to --out. See
+in a fresh temporary directory; every workload in `bench_workloads.py` runs against each
+in turn; the table (see `bench_report.py`) is printed and written to --out. See
 bench/README.md for what each row measures and the targets.
 """
 
@@ -23,10 +23,14 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Run as a script (`python bench/bench_server.py`), its siblings are importable; imported
+# from elsewhere (the unit test), make them so. The `bench_` prefixes keep these module
+# names from colliding with test helpers such as tests/servers.py.
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 
-from report import Cell, Metric, Target, render_table
-from servers import (
+from bench_processes import (  # noqa: E402
     ALL_SERVERS,
     MLFLOW_DEFAULT,
     MLFLOW_W1,
@@ -37,7 +41,8 @@ from servers import (
     running,
     temp_workdir,
 )
-from workloads import FULL, QUICK, WORKLOADS, Context, Results, Sizes, run_workload
+from bench_report import Cell, Metric, Target, render_table  # noqa: E402
+from bench_workloads import FULL, QUICK, WORKLOADS, Context, Results, Sizes, run_workload  # noqa: E402
 
 EXTRA_STEPS = ("cold-start", "memory")
 STEP_NAMES = tuple(w.name for w in WORKLOADS) + EXTRA_STEPS
@@ -164,8 +169,20 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def load_average() -> str:
+    """The 1-minute load average: the machine is shared, so say how busy it was."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
+
+
 def preamble(
-    sizes: Sizes, quick: bool, configs: Sequence[ServerConfig], argv: Sequence[str]
+    sizes: Sizes,
+    quick: bool,
+    configs: Sequence[ServerConfig],
+    argv: Sequence[str],
+    loads: Sequence[str],
 ) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return "\n".join(
@@ -178,6 +195,8 @@ def preamble(
             f"- versions: mlflow {_version('mlflow')}, modelyard {_version('modelyard')}, "
             f"httpx {_version('httpx')}, uvicorn {_version('uvicorn')}",
             f"- servers (one at a time): {', '.join(c.label for c in configs)}",
+            f"- 1-minute load average before each server and at the end: {', '.join(loads)} "
+            "(other processes on this machine share its cores)",
             f"- sizes: {sizes}",
             "- ↓ lower is better, ↑ higher is better; the ratio is always oriented so that "
             ">1 means modelyard is better than the best mlflow column (1 MB = 2^20 bytes).",
@@ -237,7 +256,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = QUICK if args.quick else FULL
     configs = select_configs(args)
     started = time.perf_counter()
-    results = {c.name: bench_server(c, sizes, steps, args.keep) for c in configs}
+    results: dict[str, Results] = {}
+    loads: list[str] = []
+    for config in configs:
+        loads.append(load_average())
+        results[config.name] = bench_server(config, sizes, steps, args.keep)
+    loads.append(load_average())
     table = render_table(
         all_metrics(sizes, steps),
         [(c.name, c.label) for c in ALL_SERVERS],
@@ -245,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         subject=MODELYARD.name,
         baselines=BASELINES,
     )
-    doc = preamble(sizes, args.quick, configs, argv) + table
+    doc = preamble(sizes, args.quick, configs, argv, loads) + table
     doc += f"\nTotal benchmark time: {time.perf_counter() - started:.0f} s.\n"
     print(doc)
     out = Path(args.out)

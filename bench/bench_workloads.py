@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from report import Cell, Metric, Target, percentile
+from bench_report import Cell, Metric, Target, percentile
 
 API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
@@ -171,6 +171,14 @@ class Timing:
     def pct(self, q: float) -> Cell:
         return self._failed() or Cell(percentile(self.latencies_ms, q), self.note())
 
+    def share_over(self, threshold_ms: float) -> Cell:
+        """Percentage of successful requests slower than `threshold_ms`."""
+        failed = self._failed()
+        if failed:
+            return failed
+        slow = sum(1 for x in self.latencies_ms if x >= threshold_ms)
+        return Cell(100.0 * slow / len(self.latencies_ms), self.note())
+
     def rate(self, per_request: float = 1.0) -> Cell:
         """Successful requests (times `per_request` units) per second of wall time."""
         failed = self._failed()
@@ -241,6 +249,11 @@ def _metric_body(run_id: str, i: int) -> bytes:
     return json.dumps(payload).encode()
 
 
+# A Nagle + delayed-ACK stall on Linux loopback costs ~40-44 ms per request; a request
+# that slow on an idle server is almost certainly one, so the row counts them.
+STALL_MS = 40.0
+
+
 def log_metric_metrics(s: Sizes) -> list[Metric]:
     ten = Target("ratio", 10)
     t = s.log_metric_threads
@@ -248,6 +261,13 @@ def log_metric_metrics(s: Sizes) -> list[Metric]:
         Metric("log_metric_p50", "log-metric, 1 client: p50", "ms", "lower", ten),
         Metric("log_metric_p95", "log-metric, 1 client: p95", "ms", "lower", ten),
         Metric("log_metric_rps", "log-metric, 1 client: throughput", "req/s", "higher", ten),
+        Metric(
+            "log_metric_stalls",
+            f"log-metric, 1 client: requests ≥{STALL_MS:g} ms (Nagle/delayed-ACK sized stalls)",
+            "%",
+            "lower",
+            compare=False,
+        ),
         Metric(
             "log_metric_par_rps", f"log-metric, {t} threads: throughput", "req/s", "higher", ten
         ),
@@ -273,6 +293,7 @@ def run_log_metric(ctx: Context) -> Results:
         out["log_metric_p50"] = seq.pct(50)
         out["log_metric_p95"] = seq.pct(95)
         out["log_metric_rps"] = seq.rate()
+        out["log_metric_stalls"] = seq.share_over(STALL_MS)
         out["log_metric_par_rps"] = _parallel_log_metric(
             ctx, thread_runs, s.log_metric_per_thread, s.budget_s, offset=1000
         ).rate()

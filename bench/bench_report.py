@@ -40,6 +40,7 @@ class Metric:
     unit: str
     better: Better
     target: Target | None = None
+    compare: bool = True  # False: informational row, no ratio
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ def render_table(
         subject_cell = cells.get(subject)
         subject_value = subject_cell.value if subject_cell else None
         base_values = [c.value for n in baselines if (c := cells.get(n)) is not None]
-        r = ratio(subject_value, base_values, metric.better)
+        r = ratio(subject_value, base_values, metric.better) if metric.compare else None
         target = ""
         if metric.target is not None:
             target = metric.target.text(metric.unit)

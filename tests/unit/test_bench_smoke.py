@@ -1,0 +1,91 @@
+"""The benchmark's pure parts: it imports, and its ratios and table come out right (no servers)."""
+
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    return importlib.import_module("bench_server")
+
+
+@pytest.fixture(scope="module")
+def report(bench: ModuleType) -> ModuleType:
+    return importlib.import_module("bench_report")
+
+
+def test_ratio_is_oriented_so_that_above_one_means_modelyard_wins(report: ModuleType) -> None:
+    # Latency: best mlflow is the lower one (10 ms); modelyard at 1 ms is 10x better.
+    assert report.ratio(1.0, [10.0, 50.0], "lower") == pytest.approx(10.0)
+    # Throughput: best mlflow is the higher one (200/s); modelyard at 1000/s is 5x better.
+    assert report.ratio(1000.0, [100.0, 200.0], "higher") == pytest.approx(5.0)
+    # A slower modelyard gives a ratio below one.
+    assert report.ratio(20.0, [10.0], "lower") == pytest.approx(0.5)
+    # Missing numbers never produce a ratio; a missing mlflow column is skipped.
+    assert report.ratio(None, [10.0], "lower") is None
+    assert report.ratio(1.0, [None, None], "lower") is None
+    assert report.ratio(2.0, [None, 8.0], "lower") == pytest.approx(4.0)
+    assert math.isinf(report.ratio(0.0, [8.0], "lower"))
+
+
+def test_percentile_is_nearest_rank(report: ModuleType) -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert report.percentile(values, 50) == 50.0
+    assert report.percentile(values, 95) == 95.0
+    assert report.percentile([3.0, 1.0, 2.0], 50) == 2.0
+    with pytest.raises(ValueError):
+        report.percentile([], 50)
+
+
+def test_table_on_fixed_inputs(bench: ModuleType, report: ModuleType) -> None:
+    Cell, Metric, Target = report.Cell, report.Metric, report.Target
+    metrics = [
+        Metric("p50", "log-metric p50", "ms", "lower", Target("ratio", 10)),
+        Metric("rps", "throughput", "req/s", "higher", Target("ratio", 10)),
+        Metric("rss", "idle memory", "MB", "lower", Target("max", 100)),
+        Metric("reg", "registry", "ms", "lower", Target("ratio", 5)),
+        Metric("absent", "never measured", "ms", "lower"),
+    ]
+    results = {
+        "mlflow-w1": {"p50": Cell(10.0), "rps": Cell(100.0), "rss": Cell(2000.0),
+                      "reg": Cell(7.0)},
+        "mlflow-default": {"p50": Cell(9.0), "rps": Cell(150.0),
+                           "rss": Cell(3000.0, "15 processes"), "reg": Cell(6.0)},
+        "modelyard": {"p50": Cell(0.5), "rps": Cell(1200.0), "rss": Cell(40.0),
+                      "reg": Cell.na("n/a: endpoint missing")},
+    }  # fmt: skip
+    columns = [("mlflow-w1", "mlflow (workers 1)"), ("mlflow-default", "mlflow (default)"),
+               ("modelyard", "modelyard")]  # fmt: skip
+    table = report.render_table(
+        metrics, columns, results, subject="modelyard", baselines=bench.BASELINES
+    )
+    lines = table.strip().splitlines()
+    assert lines[0].startswith("| metric | mlflow (workers 1) | mlflow (default) | modelyard |")
+    assert len(lines) == 2 + 4  # header, rule, one row per measured metric
+    assert lines[2] == "| log-metric p50 (ms ↓) | 10.0 | 9.00 | 0.500 | 18.0× | ≥10× ✅ |"
+    assert lines[3] == "| throughput (req/s ↑) | 100 | 150 | 1,200 | 8.00× | ≥10× ❌ |"
+    assert lines[4] == (
+        "| idle memory (MB ↓) | 2,000 | 3,000 (15 processes) | 40.0 | 50.0× | ≤100 MB ✅ |"
+    )
+    assert lines[5] == "| registry (ms ↓) | 7.00 | 6.00 | n/a: endpoint missing | – | ≥5× |"
+
+
+def test_every_step_is_selectable_and_sizes_shrink_for_quick(bench: ModuleType) -> None:
+    workloads = importlib.import_module("bench_workloads")
+    assert set(bench.STEP_NAMES) >= {w.name for w in workloads.WORKLOADS}
+    assert workloads.QUICK.search_runs < workloads.FULL.search_runs
+    assert workloads.QUICK.large_mb < workloads.FULL.large_mb
+    # Every row key is unique across workloads, so results never overwrite each other.
+    keys = [m.key for m in bench.all_metrics(workloads.FULL, bench.STEP_NAMES)]
+    assert len(keys) == len(set(keys))
