@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from servers import ServerProcess, modelyard_server, throwaway_postgres  # noqa: E402
+from servers import ServerProcess, modelyard_server, throwaway_postgres
 
 BACKENDS = ["sqlite", "postgresql"]
 

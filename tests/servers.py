@@ -52,7 +52,9 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")
 
 
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 30) -> None:
+def wait_healthy(
+    url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 30
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -68,23 +70,37 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeou
 
 @contextmanager
 def modelyard_server(
-    data_dir: Path, backend_uri: str | None = None, extra_args: list[str] | None = None,
+    data_dir: Path,
+    backend_uri: str | None = None,
+    extra_args: list[str] | None = None,
     env: dict[str, str] | None = None,
 ) -> Iterator[ServerProcess]:
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     args = [
-        sys.executable, "-m", "modelyard.cli", "server",
-        "--host", "127.0.0.1", "--port", str(port),
-        "--backend-store-uri", backend_uri or f"sqlite:///{data_dir / 'modelyard.db'}",
-        "--artifacts-destination", str(data_dir / "artifacts"),
+        sys.executable,
+        "-m",
+        "modelyard.cli",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        backend_uri or f"sqlite:///{data_dir / 'modelyard.db'}",
+        "--artifacts-destination",
+        str(data_dir / "artifacts"),
         *(extra_args or []),
     ]
     log_path = data_dir / "server.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir,
-            env={**os.environ, **(env or {})}, start_new_session=True,
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=data_dir,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
     try:

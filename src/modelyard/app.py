@@ -64,9 +64,7 @@ def _api_routes(specs: list[RouteSpec]) -> list[BaseRoute]:
         version, rest = ("3.0", path[4:]) if path.startswith("3.0/") else ("2.0", path)
         endpoint = api(handler)
         for family in API_FAMILIES:
-            routes.append(
-                Route(f"{family}/{version}/mlflow/{rest}", endpoint, methods=[method])
-            )
+            routes.append(Route(f"{family}/{version}/mlflow/{rest}", endpoint, methods=[method]))
     return routes
 
 

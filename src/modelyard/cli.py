@@ -26,12 +26,23 @@ def _server_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     for spec in SETTINGS_SPEC:
         helptext = f"{spec.help} [{env_var(spec)}]"
         if spec.kind is bool:
-            p.add_argument(spec.flag, dest=spec.name, action=argparse.BooleanOptionalAction,
-                           default=None, help=helptext)
+            p.add_argument(
+                spec.flag,
+                dest=spec.name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=helptext,
+            )
         else:
             default = "" if spec.default is None else f" (default: {spec.default})"
-            p.add_argument(spec.flag, dest=spec.name, type=spec.kind, default=None,
-                           choices=spec.choices, help=helptext + default)
+            p.add_argument(
+                spec.flag,
+                dest=spec.name,
+                type=spec.kind,
+                default=None,
+                choices=spec.choices,
+                help=helptext + default,
+            )
     p.set_defaults(func=_cmd_server)
 
 
@@ -88,8 +99,12 @@ def _db_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("db", help="Database maintenance.")
     dsub = p.add_subparsers(dest="db_command", required=True)
     up = dsub.add_parser("upgrade", help="Apply pending schema migrations and exit.")
-    up.add_argument("--backend-store-uri", dest="backend_store_uri", default=None,
-                    help="Database to migrate [MODELYARD_BACKEND_STORE_URI].")
+    up.add_argument(
+        "--backend-store-uri",
+        dest="backend_store_uri",
+        default=None,
+        help="Database to migrate [MODELYARD_BACKEND_STORE_URI].",
+    )
     up.set_defaults(func=_cmd_db_upgrade)
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from servers import free_port, throwaway_postgres, wait_healthy
 
 from modelyard import __version__
-from servers import free_port, throwaway_postgres, wait_healthy
 
 CLI = [sys.executable, "-m", "modelyard.cli"]
 
@@ -19,8 +19,14 @@ CLI = [sys.executable, "-m", "modelyard.cli"]
 def _spawn(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
     log = cwd / "server.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([*CLI, *args], cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, **env}, start_new_session=True)
+        proc = subprocess.Popen(
+            [*CLI, *args],
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+            start_new_session=True,
+        )
     return proc, log
 
 
@@ -53,33 +59,56 @@ def test_server_with_no_flags_uses_embedded_defaults(tmp_path: Path) -> None:
 
 def test_db_upgrade_applies_then_reports_up_to_date(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'm.db'}"
-    first = subprocess.run([*CLI, "db", "upgrade", "--backend-store-uri", uri],
-                           capture_output=True, text=True, check=True)
+    first = subprocess.run(
+        [*CLI, "db", "upgrade", "--backend-store-uri", uri],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "applied: 0001_tracking" in first.stdout
-    again = subprocess.run([*CLI, "db", "upgrade", "--backend-store-uri", uri],
-                           capture_output=True, text=True, check=True)
+    again = subprocess.run(
+        [*CLI, "db", "upgrade", "--backend-store-uri", uri],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "schema is up to date" in again.stdout
 
 
 def test_db_upgrade_on_postgresql() -> None:
     with throwaway_postgres() as uri:
-        out = subprocess.run([*CLI, "db", "upgrade", "--backend-store-uri", uri],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [*CLI, "db", "upgrade", "--backend-store-uri", uri],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         assert "0001_tracking" in out.stdout
 
 
 @pytest.mark.parametrize("uri", ["mysql://x", "sqlite:///"])
 def test_bad_backend_uri_is_a_clear_error(tmp_path: Path, uri: str) -> None:
-    out = subprocess.run([*CLI, "server", "--backend-store-uri", uri, "--port", str(free_port())],
-                         capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    out = subprocess.run(
+        [*CLI, "server", "--backend-store-uri", uri, "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert out.returncode != 0
     assert "Traceback" not in out.stderr
     assert "modelyard:" in out.stderr
 
 
 def test_bad_setting_in_environment_is_a_clear_error(tmp_path: Path) -> None:
-    out = subprocess.run([*CLI, "server"], capture_output=True, text=True, cwd=tmp_path,
-                         env={**os.environ, "MODELYARD_PORT": "five"}, timeout=60)
+    out = subprocess.run(
+        [*CLI, "server"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "MODELYARD_PORT": "five"},
+        timeout=60,
+    )
     assert out.returncode != 0
     assert "MODELYARD_PORT must be an integer" in out.stderr
 

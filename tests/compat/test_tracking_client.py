@@ -49,9 +49,12 @@ def test_log_batch_and_special_values(mlflow_at: Any) -> None:
     exp_id = client.create_experiment(_name("batch"))
     run = client.create_run(exp_id)
     metrics = [Metric("m", float(i), 1000 + i, i) for i in range(1000)]
-    client.log_batch(run.info.run_id, metrics=metrics,
-                     params=[Param(f"p{i}", str(i)) for i in range(50)],
-                     tags=[RunTag(f"t{i}", "x") for i in range(50)])
+    client.log_batch(
+        run.info.run_id,
+        metrics=metrics,
+        params=[Param(f"p{i}", str(i)) for i in range(50)],
+        tags=[RunTag(f"t{i}", "x") for i in range(50)],
+    )
     client.log_metric(run.info.run_id, "nan", float("nan"), step=1)
     client.log_metric(run.info.run_id, "inf", float("inf"), step=1)
     client.log_metric(run.info.run_id, "ninf", float("-inf"), step=1)
@@ -140,7 +143,9 @@ def test_artifacts_nested_folder_with_large_file(mlflow_at: Any, tmp_path: Path)
     assert top["config.json"].file_size == len('{"layers": 3}')
     deeper = client.list_artifacts(run.info.run_id, "sub/deeper")
     assert [(f.path, f.file_size) for f in deeper] == [("sub/deeper/weights.bin", 50 * 1024 * 1024)]
-    dst = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, dst_path=str(tmp_path / "dl")))
+    dst = Path(
+        mlflow.artifacts.download_artifacts(run_id=run.info.run_id, dst_path=str(tmp_path / "dl"))
+    )
     for rel in ("config.json", "sub/notes.txt", "sub/deeper/weights.bin"):
         assert (dst / rel).read_bytes() == (src / rel).read_bytes(), rel
     single = mlflow.artifacts.download_artifacts(
@@ -154,7 +159,9 @@ def test_search_runs_filters_order_and_pages(mlflow_at: Any) -> None:
     exp_id = client.create_experiment(_name("search"))
     ids = []
     for i in range(12):
-        run = client.create_run(exp_id, run_name=f"r{i:02d}", tags={"parity": "even" if i % 2 == 0 else "odd"})
+        run = client.create_run(
+            exp_id, run_name=f"r{i:02d}", tags={"parity": "even" if i % 2 == 0 else "odd"}
+        )
         client.log_batch(
             run.info.run_id,
             metrics=[Metric("acc", i / 10, 0, 0)],
@@ -165,14 +172,18 @@ def test_search_runs_filters_order_and_pages(mlflow_at: Any) -> None:
         [exp_id], "metrics.acc > 0.3 and params.lr = '0.01'", order_by=["metrics.acc DESC"]
     )
     assert [r.info.run_name for r in found] == ["r09", "r06"]
-    evens = client.search_runs([exp_id], "tags.parity = 'even'", order_by=["attributes.run_name ASC"])
+    evens = client.search_runs(
+        [exp_id], "tags.parity = 'even'", order_by=["attributes.run_name ASC"]
+    )
     assert [r.info.run_name for r in evens] == [f"r{i:02d}" for i in range(0, 12, 2)]
     like = client.search_runs([exp_id], "attributes.run_name LIKE 'r1%'")
     assert sorted(r.info.run_name for r in like) == ["r10", "r11"]
     seen: list[str] = []
     token = None
     while True:
-        page = client.search_runs([exp_id], max_results=5, order_by=["metrics.acc ASC"], page_token=token)
+        page = client.search_runs(
+            [exp_id], max_results=5, order_by=["metrics.acc ASC"], page_token=token
+        )
         seen.extend(r.info.run_name for r in page)
         token = page.token
         if not token:
@@ -216,15 +227,23 @@ def test_log_model_history_tag(mlflow_at: Any, live_server: Any) -> None:
 
     client = MlflowClient()
     run = client.create_run(client.create_experiment(_name("logmodel")))
-    model = {"artifact_path": "model", "flavors": {"python_function": {"config": {"x": 1}, "env": "conda.yaml"}},
-             "utc_time_created": "2026-01-01 00:00:00.000000", "run_id": run.info.run_id}
+    model = {
+        "artifact_path": "model",
+        "flavors": {"python_function": {"config": {"x": 1}, "env": "conda.yaml"}},
+        "utc_time_created": "2026-01-01 00:00:00.000000",
+        "run_id": run.info.run_id,
+    }
     for _ in range(2):
-        resp = httpx.post(f"{live_server.url}/api/2.0/mlflow/runs/log-model",
-                          json={"run_id": run.info.run_id, "model_json": json.dumps(model)})
+        resp = httpx.post(
+            f"{live_server.url}/api/2.0/mlflow/runs/log-model",
+            json={"run_id": run.info.run_id, "model_json": json.dumps(model)},
+        )
         assert resp.status_code == 200, resp.text
     history = json.loads(client.get_run(run.info.run_id).data.tags["mlflow.log-model.history"])
     assert len(history) == 2
     assert history[0]["flavors"] == {"python_function": {"env": "conda.yaml"}}
-    bad = httpx.post(f"{live_server.url}/api/2.0/mlflow/runs/log-model",
-                     json={"run_id": run.info.run_id, "model_json": "{not json"})
+    bad = httpx.post(
+        f"{live_server.url}/api/2.0/mlflow/runs/log-model",
+        json={"run_id": run.info.run_id, "model_json": "{not json"},
+    )
     assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"

@@ -33,8 +33,17 @@ def store(db: Database) -> Iterator[SqlTrackingStore]:
 
 
 def _run(store: SqlTrackingStore, run_id: str, exp: str = "0", start: int = 10) -> RunInfo:
-    info = RunInfo(run_id, exp, f"name-{run_id}", "alice", "RUNNING", start, None,
-                   f"mlflow-artifacts:/{exp}/{run_id}/artifacts", LifecycleStage.ACTIVE)
+    info = RunInfo(
+        run_id,
+        exp,
+        f"name-{run_id}",
+        "alice",
+        "RUNNING",
+        start,
+        None,
+        f"mlflow-artifacts:/{exp}/{run_id}/artifacts",
+        LifecycleStage.ACTIVE,
+    )
     store.create_run(info, [Tag("mlflow.runName", info.run_name)])
     return info
 
@@ -42,7 +51,11 @@ def _run(store: SqlTrackingStore, run_id: str, exp: str = "0", start: int = 10) 
 def test_default_experiment_is_idempotent(store: SqlTrackingStore) -> None:
     store.ensure_default_experiment("Default", "elsewhere", 2)
     exp = store.get_experiment("0")
-    assert (exp.name, exp.artifact_location, exp.creation_time) == ("Default", "mlflow-artifacts:/0", 1)
+    assert (exp.name, exp.artifact_location, exp.creation_time) == (
+        "Default",
+        "mlflow-artifacts:/0",
+        1,
+    )
 
 
 def test_experiment_ids_increase_and_location_can_depend_on_id(store: SqlTrackingStore) -> None:
@@ -144,12 +157,15 @@ def test_update_run_info(store: SqlTrackingStore) -> None:
 def test_inputs_and_outputs(store: SqlTrackingStore) -> None:
     _run(store, "r1")
     ds = Dataset("train", "abc123", "local", '{"uri": "x"}', '{"cols": []}', None)
-    store.log_inputs("r1", [DatasetInput(ds, (Tag("mlflow.data.context", "training"),))],
-                     [ModelIO("m-1")])
+    store.log_inputs(
+        "r1", [DatasetInput(ds, (Tag("mlflow.data.context", "training"),))], [ModelIO("m-1")]
+    )
     store.log_inputs("r1", [DatasetInput(ds, ())], [])  # logging the same dataset again is a no-op
     store.log_outputs("r1", [ModelIO("m-2", step=5)])
     run = store.get_run("r1")
-    assert run.inputs.dataset_inputs == (DatasetInput(ds, (Tag("mlflow.data.context", "training"),)),)
+    assert run.inputs.dataset_inputs == (
+        DatasetInput(ds, (Tag("mlflow.data.context", "training"),)),
+    )
     assert run.inputs.model_inputs == (ModelIO("m-1"),)
     assert run.outputs.model_outputs == (ModelIO("m-2", 5),)
 
@@ -168,8 +184,14 @@ def test_search_runs_pages_through_everything(store: SqlTrackingStore) -> None:
             break
         offset += 3
     assert seen == [f"r{i}" for i in (5, 4, 3, 2, 1, 0)]  # default order: start_time DESC
-    hits = store.search_runs(["0"], parse_run_filter("metrics.acc >= 0.2 and params.lr = '1'"),
-                             ViewType.ALL, 10, parse_run_order_by(["metrics.acc ASC"]), 0)
+    hits = store.search_runs(
+        ["0"],
+        parse_run_filter("metrics.acc >= 0.2 and params.lr = '1'"),
+        ViewType.ALL,
+        10,
+        parse_run_order_by(["metrics.acc ASC"]),
+        0,
+    )
     assert [r.info.run_id for r in hits.items] == ["r3", "r5"]
     deleted = store.search_runs(["0"], [], ViewType.DELETED_ONLY, 10, [], 0)
     assert [r.info.run_id for r in deleted.items] == ["r6"]

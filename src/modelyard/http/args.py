@@ -18,6 +18,13 @@ from starlette.requests import Request
 from modelyard.errors import InvalidParameterValue
 from modelyard.http.jsonio import loads
 
+# Aliases: Args has methods named str/int/list/float, which shadow the builtins
+# inside the class body.
+_Str = str
+_Int = int
+_List = list
+_Float = float
+
 _DOCS_HINT = " See the API docs for more information about request parameters."
 
 
@@ -30,7 +37,9 @@ def _shown(value: Any) -> str:
 
 def invalid(name: str, value: Any, why: str = "") -> InvalidParameterValue:
     suffix = f": {why}" if why else "."
-    return InvalidParameterValue(f"Invalid value {_shown(value)} for parameter '{name}' supplied{suffix}")
+    return InvalidParameterValue(
+        f"Invalid value {_shown(value)} for parameter '{name}' supplied{suffix}"
+    )
 
 
 def missing(name: str) -> InvalidParameterValue:
@@ -42,7 +51,7 @@ class Args:
 
     __slots__ = ("_data", "_multi", "query")
 
-    def __init__(self, data: Mapping[str, Any], multi: QueryParams | None = None) -> None:
+    def __init__(self, data: Mapping[_Str, Any], multi: QueryParams | None = None) -> None:
         self._data = data
         self._multi = multi
         self.query = multi is not None
@@ -63,20 +72,20 @@ class Args:
             raise InvalidParameterValue("Request body must be a JSON object.")
         return cls(data)
 
-    def __contains__(self, name: str) -> bool:
+    def __contains__(self, name: _Str) -> bool:
         return self._data.get(name) is not None
 
-    def raw(self, name: str) -> Any:
+    def raw(self, name: _Str) -> Any:
         return self._data.get(name)
 
     # -- scalars -------------------------------------------------------------
-    def str(self, name: str) -> str:
+    def str(self, name: _Str) -> _Str:
         value = self.opt_str(name)
         if value is None or value == "":
             raise missing(name)
         return value
 
-    def opt_str(self, name: str, default: str | None = None) -> str | None:
+    def opt_str(self, name: _Str, default: _Str | None = None) -> _Str | None:
         value = self._data.get(name)
         if value is None:
             return default
@@ -87,13 +96,13 @@ class Args:
             return str(value)
         raise invalid(name, value, f"Hint: Value was of type '{type(value).__name__}'.{_DOCS_HINT}")
 
-    def int(self, name: str) -> int:
+    def int(self, name: _Str) -> _Int:
         value = self.opt_int(name)
         if value is None:
             raise missing(name)
         return value
 
-    def opt_int(self, name: str, default: int | None = None) -> int | None:
+    def opt_int(self, name: _Str, default: _Int | None = None) -> _Int | None:
         value = self._data.get(name)
         if value is None or value == "":
             return default
@@ -110,7 +119,7 @@ class Args:
                 pass
         raise invalid(name, value, f"Hint: Value was of type '{type(value).__name__}'.{_DOCS_HINT}")
 
-    def float(self, name: str) -> float:
+    def float(self, name: _Str) -> _Float:
         value = self._data.get(name)
         if value is None or value == "":
             raise missing(name)
@@ -120,8 +129,13 @@ class Args:
             return float(value)
         if isinstance(value, str):
             text = value.strip()
-            special = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf,
-                       "inf": math.inf, "-inf": -math.inf}
+            special = {
+                "nan": math.nan,
+                "infinity": math.inf,
+                "-infinity": -math.inf,
+                "inf": math.inf,
+                "-inf": -math.inf,
+            }
             if text.lower() in special:
                 return special[text.lower()]
             try:
@@ -130,7 +144,7 @@ class Args:
                 pass
         raise invalid(name, value, f"Hint: Value was of type '{type(value).__name__}'.{_DOCS_HINT}")
 
-    def opt_bool(self, name: str, default: bool = False) -> bool:
+    def opt_bool(self, name: _Str, default: bool = False) -> bool:
         value = self._data.get(name)
         if value is None:
             return default
@@ -141,18 +155,20 @@ class Args:
         raise InvalidParameterValue(f"Invalid boolean value: {value}, must be 'true' or 'false'.")
 
     # -- lists ---------------------------------------------------------------
-    def list(self, name: str) -> list[Any]:
+    def list(self, name: _Str) -> _List[Any]:
         if self._multi is not None:
             return list(self._multi.getlist(name))
         value = self._data.get(name)
         if value is None:
             return []
         if not isinstance(value, list):
-            raise invalid(name, value, f"Hint: Value was of type '{type(value).__name__}'.{_DOCS_HINT}")
+            raise invalid(
+                name, value, f"Hint: Value was of type '{type(value).__name__}'.{_DOCS_HINT}"
+            )
         return value
 
-    def str_list(self, name: str) -> list[str]:
-        out: list[str] = []
+    def str_list(self, name: _Str) -> _List[_Str]:
+        out: _List[_Str] = []
         for item in self.list(name):
             if isinstance(item, str):
                 out.append(item)
@@ -162,8 +178,8 @@ class Args:
                 raise invalid(name, self.list(name), "all items must be strings")
         return out
 
-    def objects(self, name: str) -> list[Args]:
-        out: list[Args] = []
+    def objects(self, name: _Str) -> _List[Args]:
+        out: _List[Args] = []
         for item in self.list(name):
             if not isinstance(item, dict):
                 raise invalid(name, item, "each item must be a JSON object")

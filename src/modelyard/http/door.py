@@ -81,7 +81,7 @@ class Door:
         try:
             identity = self.identify(scope)
             self.policy.check(identity, scope["method"], scope["path"])
-        except Exception as exc:  # noqa: BLE001 - rendered as MLflow's error body
+        except Exception as exc:
             await render_error(exc)(scope, receive, send)
             return
         scope[SCOPE_KEY] = identity

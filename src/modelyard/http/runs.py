@@ -72,9 +72,7 @@ def log_metric(ctx: Ctx, args: Args) -> None:
 
 
 def log_param(ctx: Ctx, args: Args) -> None:
-    ctx.services.tracking.log_param(
-        _run_id(args), args.str("key"), args.opt_str("value", "") or ""
-    )
+    ctx.services.tracking.log_param(_run_id(args), args.str("key"), args.opt_str("value", "") or "")
 
 
 def set_tag(ctx: Ctx, args: Args) -> None:

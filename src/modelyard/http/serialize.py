@@ -44,7 +44,12 @@ def experiment_json(exp: Experiment) -> Json:
 
 
 def metric_json(m: Metric, with_run_id: bool = False) -> Json:
-    out: Json = {"key": m.key, "value": float_out(m.value), "timestamp": m.timestamp, "step": m.step}
+    out: Json = {
+        "key": m.key,
+        "value": float_out(m.value),
+        "timestamp": m.timestamp,
+        "step": m.step,
+    }
     if m.dataset_name:
         out["dataset_name"] = m.dataset_name
     if m.dataset_digest:

@@ -269,7 +269,9 @@ class TrackingService:
         """Validate everything first, then write all of it in one transaction."""
         v.validate_batch_limits(len(metrics), len(params), len(tags))
         for i, m in enumerate(metrics):
-            v.validate_metric(m.key, m.value, m.timestamp, m.step, "" if single else f"metrics[{i}]")
+            v.validate_metric(
+                m.key, m.value, m.timestamp, m.step, "" if single else f"metrics[{i}]"
+            )
         for i, p in enumerate(params):
             v.validate_param(p.key, p.value, "" if single else f"params[{i}]")
         for i, t in enumerate(tags):
@@ -345,7 +347,9 @@ class TrackingService:
         }
         flavors = model.get("flavors") or {}
         summary["flavors"] = {
-            name: {k: v for k, v in conf.items() if k != "config"} if isinstance(conf, dict) else conf
+            name: {k: v for k, v in conf.items() if k != "config"}
+            if isinstance(conf, dict)
+            else conf
             for name, conf in (flavors.items() if isinstance(flavors, dict) else ())
         }
         self._active_run(run_id)
@@ -434,4 +438,3 @@ def _dedupe_tags(tags: Sequence[Tag]) -> list[Tag]:
     for tag in tags:
         by_key[tag.key] = tag
     return list(by_key.values())
-

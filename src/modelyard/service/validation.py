@@ -90,9 +90,7 @@ def exceeds(what: str, limit: int) -> InvalidParameterValue:
 
 def validate_length(what: str, value: str | None, limit: int) -> None:
     if value is not None and len(value) > limit:
-        raise InvalidParameterValue(
-            f"'{what}' exceeds the maximum length of {limit} characters"
-        )
+        raise InvalidParameterValue(f"'{what}' exceeds the maximum length of {limit} characters")
 
 
 def validate_metric(key: str, value: float, timestamp: int, step: int, path: str = "") -> None:
@@ -192,7 +190,9 @@ def validate_unique_param_keys(keys: Sequence[str]) -> None:
         )
 
 
-def validate_max_results(value: int | None, default: int, limit: int, name: str = "max_results") -> int:
+def validate_max_results(
+    value: int | None, default: int, limit: int, name: str = "max_results"
+) -> int:
     if value is None:
         return default
     if value <= 0 or value > limit:
@@ -201,4 +201,3 @@ def validate_max_results(value: int | None, default: int, limit: int, name: str 
             f"integer at most {limit}."
         )
     return value
-

@@ -49,7 +49,7 @@ class Tx:
     def execute(self, sql: str, params: Params = ()) -> Tx:
         try:
             self._cur.execute(self._sql(sql), params)
-        except Exception as exc:  # noqa: BLE001 - translated below
+        except Exception as exc:
             raise _translate(exc) from exc
         return self
 
@@ -58,7 +58,7 @@ class Tx:
             return
         try:
             self._cur.executemany(self._sql(sql), rows)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _translate(exc) from exc
 
     def all(self, sql: str, params: Params = ()) -> list[Row]:
@@ -170,9 +170,12 @@ class Database:
                 cur.execute("COMMIT")
                 cur.close()
         else:
-            with self._pg_pool().connection() as conn:
-                with conn.transaction(), conn.cursor() as cur:
-                    yield Tx(cur, "postgresql")
+            with (
+                self._pg_pool().connection() as conn,
+                conn.transaction(),
+                conn.cursor() as cur,
+            ):
+                yield Tx(cur, "postgresql")
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
@@ -192,9 +195,12 @@ class Database:
                 finally:
                     cur.close()
         else:
-            with self._pg_pool().connection() as conn:
-                with conn.transaction(), conn.cursor() as cur:
-                    yield Tx(cur, "postgresql")
+            with (
+                self._pg_pool().connection() as conn,
+                conn.transaction(),
+                conn.cursor() as cur,
+            ):
+                yield Tx(cur, "postgresql")
 
     def close(self) -> None:
         if self.dialect == "sqlite":

@@ -208,7 +208,9 @@ class SqlTrackingStore(TrackingStore):
 
     def set_experiment_lifecycle(self, experiment_id: str, stage: str, now: int) -> None:
         eid = _exp_id(experiment_id)
-        expected = LifecycleStage.ACTIVE if stage == LifecycleStage.DELETED else LifecycleStage.DELETED
+        expected = (
+            LifecycleStage.ACTIVE if stage == LifecycleStage.DELETED else LifecycleStage.DELETED
+        )
         with self.db.write() as tx:
             current = tx.scalar(
                 "SELECT lifecycle_stage FROM experiments WHERE experiment_id = ?", (eid,)
@@ -368,7 +370,9 @@ class SqlTrackingStore(TrackingStore):
                     sets.append(f"{column} = ?")
                     values.append(value)
             if sets:
-                tx.execute(f"UPDATE runs SET {', '.join(sets)} WHERE run_uuid = ?", (*values, run_id))
+                tx.execute(
+                    f"UPDATE runs SET {', '.join(sets)} WHERE run_uuid = ?", (*values, run_id)
+                )
             if run_name is not None:
                 self._upsert_tags(tx, run_id, [Tag("mlflow.runName", run_name)])
             return self._info(tx, run_id)
@@ -414,7 +418,8 @@ class SqlTrackingStore(TrackingStore):
         keys = list(wanted)
         for chunk in _chunks(keys):
             for key, value in tx.all(
-                f"SELECT key, value FROM params WHERE run_uuid = ? AND key IN ({_marks(len(chunk))})",
+                "SELECT key, value FROM params "
+                f"WHERE run_uuid = ? AND key IN ({_marks(len(chunk))})",
                 (run_id, *chunk),
             ):
                 existing[key] = value
@@ -481,8 +486,16 @@ class SqlTrackingStore(TrackingStore):
                     "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, "
                     "source_type, source, schema, profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (experiment_id, name, digest) DO NOTHING",
-                    (uuid.uuid4().hex, eid, ds.name, ds.digest, ds.source_type, ds.source,
-                     ds.schema, ds.profile),
+                    (
+                        uuid.uuid4().hex,
+                        eid,
+                        ds.name,
+                        ds.digest,
+                        ds.source_type,
+                        ds.source,
+                        ds.schema,
+                        ds.profile,
+                    ),
                 )
                 duuid = tx.scalar(
                     "SELECT dataset_uuid FROM datasets WHERE experiment_id = ? AND name = ? "
@@ -507,7 +520,9 @@ class SqlTrackingStore(TrackingStore):
             if tx.dialect == "postgresql":
                 # Serialise appends on this run (SQLite's writer is already exclusive).
                 tx.execute("SELECT 1 FROM runs WHERE run_uuid = ? FOR UPDATE", (run_id,))
-            current = tx.scalar("SELECT value FROM tags WHERE run_uuid = ? AND key = ?", (run_id, key))
+            current = tx.scalar(
+                "SELECT value FROM tags WHERE run_uuid = ? AND key = ?", (run_id, key)
+            )
             try:
                 items = json.loads(current) if current else []
             except ValueError:
@@ -575,7 +590,8 @@ class SqlTrackingStore(TrackingStore):
         self, run_id: str, key: str, max_results: int | None, offset: int
     ) -> Page[Metric]:
         sql = (
-            "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND key = ? "
+            "SELECT key, value, timestamp, step, is_nan FROM metrics "
+            "WHERE run_uuid = ? AND key = ? "
             "ORDER BY timestamp, step, value"
         )
         params: list[Any] = [run_id, key]
