@@ -16,6 +16,7 @@ import pytest
 from modelyard.errors import InvalidParameterValue, NotImplementedByServer, ResourceDoesNotExist
 from modelyard.store.artifacts import ArtifactStore, FileInfo, LocalArtifactStore, StoredFile
 from modelyard.store.artifacts.base import (
+    CHUNK_SIZE,
     MULTIPART_DOWNLOAD_UNSUPPORTED,
     MULTIPART_UPLOAD_UNSUPPORTED,
     TEMP_PREFIX,
@@ -143,11 +144,14 @@ def test_a_broken_sync_upload_leaves_nothing(artifact_store: ArtifactStore) -> N
     assert leftovers(artifact_store) == []
 
 
-def test_a_broken_async_upload_keeps_the_previous_file(artifact_store: ArtifactStore) -> None:
+@pytest.mark.parametrize("sent", [1000, 2 << 20], ids=["small", "large"])
+def test_a_broken_async_upload_keeps_the_previous_file(
+    artifact_store: ArtifactStore, sent: int
+) -> None:
     put(artifact_store, "keep.bin", b"previous")
 
     async def chunks() -> AsyncIterator[bytes]:
-        yield b"a" * (2 << 20)  # large enough to have reached the disk
+        yield b"a" * sent  # "large" has reached the disk when the stream breaks
         raise Boom()
 
     async def main() -> None:
@@ -163,7 +167,7 @@ def test_a_cancelled_upload_leaves_nothing(artifact_store: ArtifactStore) -> Non
     started = anyio.Event()
 
     async def endless() -> AsyncIterator[bytes]:
-        yield b"a" * 4096
+        yield b"a" * (CHUNK_SIZE + 1)  # more than one batch: a temporary file exists
         started.set()
         await anyio.sleep_forever()
         yield b""  # pragma: no cover

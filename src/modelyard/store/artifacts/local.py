@@ -91,22 +91,47 @@ class LocalArtifactStore(ArtifactStore):
 
     @staticmethod
     def _discard(file: BinaryIO, temp: Path) -> None:
-        # Plain system calls, not thread hops: this runs while the task may be
-        # cancelled (client gone), where an await would be interrupted.
+        # Plain system calls, not thread hops: in `put` this runs while the task
+        # may be cancelled (client gone), where an await would be interrupted.
         file.close()
         temp.unlink(missing_ok=True)
 
     async def put(self, path: str, chunks: Chunks) -> int:
+        if not isinstance(chunks, AsyncIterable):
+            return await anyio.to_thread.run_sync(self._put_sync, path, chunks)
+        # Read up to one batch first: a small file (the common case: metrics
+        # files, MLmodel, configs) is then staged, written and published in a
+        # single thread hop instead of three.
+        stream = aiter(chunks)
+        head = bytearray()
+        async for chunk in stream:
+            head += chunk
+            if len(head) >= CHUNK_SIZE:
+                break
+        else:
+            return await anyio.to_thread.run_sync(self._put_sync, path, (head,))
         staged: builtins.list[_Staged] = []
         published = False
         try:
             await anyio.to_thread.run_sync(self._stage, path, staged)
             file, temp, target = staged[0]
-            if isinstance(chunks, AsyncIterable):
-                size = await self._write_async(file, chunks)
-            else:
-                size = await anyio.to_thread.run_sync(self._write_sync, file, chunks)
+            await anyio.to_thread.run_sync(file.write, head)
+            size = len(head) + await self._write_async(file, stream)
             await anyio.to_thread.run_sync(self._publish, file, temp, target)
+            published = True
+            return size
+        finally:
+            if staged and not published:
+                self._discard(*staged[0][:2])
+
+    def _put_sync(self, path: str, chunks: Iterable[bytes | bytearray]) -> int:
+        staged: builtins.list[_Staged] = []
+        published = False
+        try:
+            self._stage(path, staged)
+            file, temp, target = staged[0]
+            size = self._write_sync(file, chunks)
+            self._publish(file, temp, target)
             published = True
             return size
         finally:
@@ -133,7 +158,7 @@ class LocalArtifactStore(ArtifactStore):
         return size
 
     @staticmethod
-    def _write_sync(file: BinaryIO, chunks: Iterable[bytes]) -> int:
+    def _write_sync(file: BinaryIO, chunks: Iterable[bytes | bytearray]) -> int:
         size = 0
         for chunk in chunks:
             file.write(chunk)
