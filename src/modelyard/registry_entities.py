@@ -11,6 +11,7 @@ resolve, otherwise None and the source itself is the download URI.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from modelyard.entities import Param, Tag
 
@@ -122,13 +123,21 @@ class StageHolder:
 
 
 class LoggedModelStatus:
-    """MLflow's LoggedModelStatus, as the enum names its protobuf JSON uses."""
+    """MLflow's LoggedModelStatus under the short names its Python entity and
+    search filters use (`status = 'READY'`); the wire uses the protobuf enum
+    names, see `PROTO`. Index in `ALL` is the protobuf number."""
 
-    UNSPECIFIED = "LOGGED_MODEL_STATUS_UNSPECIFIED"
-    PENDING = "LOGGED_MODEL_PENDING"
-    READY = "LOGGED_MODEL_READY"
-    FAILED = "LOGGED_MODEL_UPLOAD_FAILED"
-    BY_NUMBER = (UNSPECIFIED, PENDING, READY, FAILED)
+    UNSPECIFIED = "UNSPECIFIED"
+    PENDING = "PENDING"
+    READY = "READY"
+    FAILED = "FAILED"
+    ALL = (UNSPECIFIED, PENDING, READY, FAILED)
+    PROTO: ClassVar[dict[str, str]] = {
+        UNSPECIFIED: "LOGGED_MODEL_STATUS_UNSPECIFIED",
+        PENDING: "LOGGED_MODEL_PENDING",
+        READY: "LOGGED_MODEL_READY",
+        FAILED: "LOGGED_MODEL_UPLOAD_FAILED",
+    }
 
 
 @dataclass(frozen=True, slots=True)

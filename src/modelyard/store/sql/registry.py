@@ -1,0 +1,1128 @@
+"""The registry store on SQLite and PostgreSQL (tables of migration 0002).
+
+Concurrency: every write that depends on the current state of a registered
+model (numbering a version, moving a stage and archiving the previous holder,
+rolling back, moving an alias) starts by locking that model's row: on
+PostgreSQL with `SELECT … FOR UPDATE` (or the UPDATE that bumps the version
+counter, which takes the same row lock), on SQLite by virtue of the write
+transaction being `BEGIN IMMEDIATE`, i.e. one writer at a time. Everything
+after the lock reads committed state and writes in the same transaction, so
+two requests on two processes see each other's effects in full or not at all.
+The unique index on (model, exclusive_stage) backs the stage rule up: were
+the code ever wrong, the database would refuse the second holder.
+
+Search SQL is compiled here from the parsed filters of
+`modelyard.service.search_filter`; values always travel as parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from modelyard.entities import Page, Param, Tag
+from modelyard.errors import (
+    InvalidParameterValue,
+    InvalidState,
+    ResourceDoesNotExist,
+)
+from modelyard.registry_entities import (
+    HistoryAction,
+    HistoryCause,
+    HistoryEvent,
+    LoggedModel,
+    ModelAlias,
+    ModelVersion,
+    RegisteredModel,
+    Stage,
+    StageHolder,
+)
+from modelyard.service.search_filter import Comparison, OrderKey, encode_page_token
+from modelyard.store.registry import Actor, NewModelVersion, RegistryStore
+from modelyard.store.sql.db import Database, Row, Tx
+
+PROMPT_TAG = "mlflow.prompt.is_prompt"
+_CHUNK = 500
+
+_MV_COLUMNS = (
+    "mv.model_key, mv.version, mv.creation_time, mv.last_updated_time, mv.description, "
+    "mv.user_id, mv.current_stage, mv.source, mv.storage_location, mv.run_id, mv.run_link, "
+    "mv.model_id, mv.status, mv.status_message, rm.name"
+)
+_MV_FROM = "model_versions mv JOIN registered_models rm ON rm.model_key = mv.model_key"
+_RM_COLUMNS = "rm.model_key, rm.name, rm.creation_time, rm.last_updated_time, rm.description"
+_LM_COLUMNS = (
+    "lm.model_id, lm.experiment_id, lm.name, lm.artifact_location, lm.creation_time, "
+    "lm.last_updated_time, lm.status, lm.lifecycle_stage, lm.model_type, lm.source_run_id, "
+    "lm.status_message, lm.run_folder"
+)
+_STAGE_ACTIONS = (HistoryAction.CREATED, HistoryAction.TRANSITION, HistoryAction.DELETED)
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+def _model_not_found(name: str) -> ResourceDoesNotExist:
+    return ResourceDoesNotExist(f"Registered Model with name={name} not found")
+
+
+def _version_not_found(name: str, version: int) -> ResourceDoesNotExist:
+    return ResourceDoesNotExist(f"Model Version (name={name}, version={version}) not found")
+
+
+def _logged_model_not_found(model_id: str) -> ResourceDoesNotExist:
+    return ResourceDoesNotExist(f"Logged model with ID '{model_id}' not found.")
+
+
+# -- filters -----------------------------------------------------------------------
+
+
+def _glob_from_like(pattern: str) -> str:
+    """A LIKE pattern as a GLOB pattern: SQLite's LIKE ignores ASCII case and
+    MLflow's LIKE is case-sensitive (ILIKE is the insensitive one)."""
+    out: list[str] = []
+    for ch in pattern:
+        if ch == "%":
+            out.append("*")
+        elif ch == "_":
+            out.append("?")
+        elif ch in "*?[":
+            out.append(f"[{ch}]")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def compare_sql(dialect: str, column: str, op: str, value: Any, params: list[Any]) -> str:
+    """`column <op> ?` for one parsed comparison, appending its parameters."""
+    if op in ("IN", "NOT IN"):
+        items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+        if not items:
+            return "1 = 0" if op == "IN" else "1 = 1"
+        params.extend(items)
+        return f"{column} {op} ({_marks(len(items))})"
+    if op == "LIKE":
+        if dialect == "sqlite":
+            params.append(_glob_from_like(str(value)))
+            return f"{column} GLOB ?"
+        params.append(value)
+        return f"{column} LIKE ?"
+    if op == "ILIKE":
+        params.append(value)
+        if dialect == "sqlite":
+            return f"LOWER({column}) LIKE LOWER(?)"
+        return f"{column} ILIKE ?"
+    if op in ("=", "!=", "<", "<=", ">", ">="):
+        params.append(value)
+        return f"{column} {op} ?"
+    if op == "IS NULL":
+        return f"{column} IS NULL"
+    if op == "IS NOT NULL":
+        return f"{column} IS NOT NULL"
+    raise InvalidParameterValue(f"Unsupported comparison operator '{op}'")
+
+
+def _order_sql(keys: Sequence[OrderKey], columns: dict[str, str]) -> list[str]:
+    out: list[str] = []
+    for key in keys:
+        column = columns.get(key.key)
+        if key.entity != "attribute" or column is None:
+            raise InvalidParameterValue(f"Invalid order by key '{key.key}' specified.")
+        out.append(f"{column} {'ASC' if key.ascending else 'DESC'}")
+    return out
+
+
+class SqlRegistryStore(RegistryStore):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- shared reads ---------------------------------------------------------
+    def _key(self, tx: Tx, name: str, *, lock: bool = False) -> int:
+        sql = "SELECT model_key FROM registered_models WHERE name = ?"
+        if lock and tx.dialect == "postgresql":
+            sql += " FOR UPDATE"
+        key = tx.scalar(sql, (name,))
+        if key is None:
+            raise _model_not_found(name)
+        return int(key)
+
+    def _version_rows(self, tx: Tx, where: str, params: Sequence[Any]) -> list[Row]:
+        return tx.all(f"SELECT {_MV_COLUMNS} FROM {_MV_FROM} WHERE {where}", params)
+
+    def _versions(self, tx: Tx, rows: Sequence[Row]) -> list[ModelVersion]:
+        """Entities for version rows, with their tags and aliases (batched)."""
+        if not rows:
+            return []
+        keys = sorted({int(r[0]) for r in rows})
+        wanted = {(int(r[0]), int(r[1])) for r in rows}
+        tags: dict[tuple[int, int], list[Tag]] = {}
+        aliases: dict[tuple[int, int], list[str]] = {}
+        for chunk in _chunks(keys):
+            marks = _marks(len(chunk))
+            for key, version, tkey, tvalue in tx.all(
+                "SELECT model_key, version, key, value FROM model_version_tags "
+                f"WHERE model_key IN ({marks}) ORDER BY key",
+                chunk,
+            ):
+                ident = (int(key), int(version))
+                if ident in wanted:
+                    tags.setdefault(ident, []).append(Tag(tkey, tvalue))
+            for key, alias, version in tx.all(
+                "SELECT model_key, alias, version FROM registered_model_aliases "
+                f"WHERE model_key IN ({marks}) ORDER BY alias",
+                chunk,
+            ):
+                ident = (int(key), int(version))
+                if ident in wanted:
+                    aliases.setdefault(ident, []).append(alias)
+        out: list[ModelVersion] = []
+        for r in rows:
+            ident = (int(r[0]), int(r[1]))
+            out.append(
+                ModelVersion(
+                    name=r[14],
+                    version=int(r[1]),
+                    creation_timestamp=int(r[2]),
+                    last_updated_timestamp=int(r[3]),
+                    description=r[4],
+                    user_id=r[5],
+                    current_stage=r[6],
+                    source=r[7],
+                    storage_location=r[8],
+                    run_id=r[9],
+                    run_link=r[10],
+                    model_id=r[11],
+                    status=r[12],
+                    status_message=r[13],
+                    tags=tuple(tags.get(ident, ())),
+                    aliases=tuple(aliases.get(ident, ())),
+                )
+            )
+        return out
+
+    def _version(self, tx: Tx, key: int, name: str, version: int) -> ModelVersion:
+        rows = self._version_rows(tx, "mv.model_key = ? AND mv.version = ?", (key, version))
+        if not rows:
+            raise _version_not_found(name, version)
+        return self._versions(tx, rows)[0]
+
+    def _models(self, tx: Tx, rows: Sequence[Row]) -> list[RegisteredModel]:
+        """Entities for registered-model rows: tags, aliases and, per stage,
+        the highest version (MLflow's `latest_versions`)."""
+        if not rows:
+            return []
+        keys = [int(r[0]) for r in rows]
+        tags: dict[int, list[Tag]] = {}
+        aliases: dict[int, list[ModelAlias]] = {}
+        latest_rows: list[Row] = []
+        for chunk in _chunks(keys):
+            marks = _marks(len(chunk))
+            for key, tkey, tvalue in tx.all(
+                "SELECT model_key, key, value FROM registered_model_tags "
+                f"WHERE model_key IN ({marks}) ORDER BY key",
+                chunk,
+            ):
+                tags.setdefault(int(key), []).append(Tag(tkey, tvalue))
+            for key, alias, version in tx.all(
+                "SELECT model_key, alias, version FROM registered_model_aliases "
+                f"WHERE model_key IN ({marks}) ORDER BY alias",
+                chunk,
+            ):
+                aliases.setdefault(int(key), []).append(ModelAlias(alias, int(version)))
+            latest_rows.extend(
+                self._version_rows(
+                    tx,
+                    f"mv.model_key IN ({marks}) AND mv.version = ("
+                    "SELECT MAX(v2.version) FROM model_versions v2 "
+                    "WHERE v2.model_key = mv.model_key AND v2.current_stage = mv.current_stage"
+                    ") ORDER BY mv.version",
+                    chunk,
+                )
+            )
+        latest: dict[int, list[ModelVersion]] = {}
+        for mv_row, mv in zip(latest_rows, self._versions(tx, latest_rows), strict=True):
+            latest.setdefault(int(mv_row[0]), []).append(mv)
+        return [
+            RegisteredModel(
+                name=r[1],
+                creation_timestamp=int(r[2]),
+                last_updated_timestamp=int(r[3]),
+                description=r[4],
+                latest_versions=tuple(latest.get(int(r[0]), ())),
+                tags=tuple(tags.get(int(r[0]), ())),
+                aliases=tuple(aliases.get(int(r[0]), ())),
+            )
+            for r in rows
+        ]
+
+    def _model(self, tx: Tx, name: str) -> RegisteredModel:
+        rows = tx.all(f"SELECT {_RM_COLUMNS} FROM registered_models rm WHERE rm.name = ?", (name,))
+        if not rows:
+            raise _model_not_found(name)
+        return self._models(tx, rows)[0]
+
+    @staticmethod
+    def _event(
+        tx: Tx,
+        key: int,
+        version: int,
+        action: str,
+        actor: Actor,
+        *,
+        cause: str = HistoryCause.REQUEST,
+        from_stage: str | None = None,
+        to_stage: str | None = None,
+        alias: str | None = None,
+        previous_version: int | None = None,
+    ) -> None:
+        # A displaced version's archiving was not what the caller commented on.
+        comment = actor.comment if cause != HistoryCause.DISPLACED else None
+        tx.execute(
+            "INSERT INTO registry_history (model_key, version, action, from_stage, to_stage, "
+            "alias, previous_version, timestamp, user_id, comment, cause) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                version,
+                action,
+                from_stage,
+                to_stage,
+                alias,
+                previous_version,
+                actor.now,
+                actor.user_id,
+                comment,
+                cause,
+            ),
+        )
+
+    # -- registered models ------------------------------------------------------
+    def create_registered_model(
+        self, name: str, description: str | None, tags: Sequence[Tag], now: int
+    ) -> RegisteredModel:
+        with self.db.write() as tx:
+            tx.execute(
+                "INSERT INTO registered_models (name, creation_time, last_updated_time, "
+                "description) VALUES (?, ?, ?, ?)",
+                (name, now, now, description),
+            )
+            key = self._key(tx, name)
+            last: dict[str, str] = {t.key: t.value for t in tags}
+            tx.executemany(
+                "INSERT INTO registered_model_tags (model_key, key, value) VALUES (?, ?, ?)",
+                [(key, k, v) for k, v in last.items()],
+            )
+            return self._model(tx, name)
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        with self.db.read() as tx:
+            return self._model(tx, name)
+
+    def rename_registered_model(self, name: str, new_name: str, now: int) -> RegisteredModel:
+        with self.db.write() as tx:
+            key = self._key(tx, name, lock=True)
+            tx.execute(
+                "UPDATE registered_models SET name = ?, last_updated_time = ? WHERE model_key = ?",
+                (new_name, now, key),
+            )
+            # MLflow stamps every version of a renamed model as updated.
+            tx.execute(
+                "UPDATE model_versions SET last_updated_time = ? WHERE model_key = ?", (now, key)
+            )
+            return self._model(tx, new_name)
+
+    def update_registered_model(
+        self, name: str, description: str | None, now: int
+    ) -> RegisteredModel:
+        with self.db.write() as tx:
+            key = self._key(tx, name, lock=True)
+            tx.execute(
+                "UPDATE registered_models SET description = ?, last_updated_time = ? "
+                "WHERE model_key = ?",
+                (description, now, key),
+            )
+            return self._model(tx, name)
+
+    def delete_registered_model(self, name: str) -> None:
+        with self.db.write() as tx:
+            key = self._key(tx, name, lock=True)
+            tx.execute("DELETE FROM registered_models WHERE model_key = ?", (key,))
+
+    def search_registered_models(
+        self,
+        filters: Sequence[Comparison],
+        order_by: Sequence[OrderKey],
+        max_results: int,
+        offset: int,
+        include_prompts: bool,
+    ) -> Page[RegisteredModel]:
+        with self.db.read() as tx:
+            params: list[Any] = []
+            where: list[str] = []
+            for c in filters:
+                if c.entity == "attribute" and c.key == "name":
+                    where.append(compare_sql(tx.dialect, "rm.name", c.op, c.value, params))
+                elif c.entity == "tag":
+                    params.append(c.key)
+                    cond = compare_sql(tx.dialect, "t.value", c.op, c.value, params)
+                    where.append(
+                        "EXISTS (SELECT 1 FROM registered_model_tags t WHERE "
+                        f"t.model_key = rm.model_key AND t.key = ? AND {cond})"
+                    )
+                else:
+                    raise InvalidParameterValue(f"Invalid filter key '{c.entity}.{c.key}'")
+            if not include_prompts:
+                where.append(
+                    "NOT EXISTS (SELECT 1 FROM registered_model_tags p WHERE "
+                    "p.model_key = rm.model_key AND p.key = ? AND p.value = 'true')"
+                )
+                params.append(PROMPT_TAG)
+            order = _order_sql(
+                order_by,
+                {
+                    "name": "rm.name",
+                    "creation_timestamp": "rm.creation_time",
+                    "last_updated_timestamp": "rm.last_updated_time",
+                },
+            )
+            if not any(k.key == "name" for k in order_by):
+                order.append("rm.name ASC")
+            sql = (
+                f"SELECT {_RM_COLUMNS} FROM registered_models rm"
+                + (f" WHERE {' AND '.join(where)}" if where else "")
+                + f" ORDER BY {', '.join(order)} LIMIT ? OFFSET ?"
+            )
+            rows = tx.all(sql, (*params, max_results + 1, offset))
+            more = len(rows) > max_results
+            items = self._models(tx, rows[:max_results])
+        return Page(items, encode_page_token(offset + max_results) if more else None)
+
+    def get_latest_versions(self, name: str, stages: Sequence[str]) -> list[ModelVersion]:
+        with self.db.read() as tx:
+            key = self._key(tx, name)
+            where = (
+                "mv.model_key = ? AND mv.version = (SELECT MAX(v2.version) FROM model_versions v2 "
+                "WHERE v2.model_key = mv.model_key AND v2.current_stage = mv.current_stage)"
+            )
+            params: list[Any] = [key]
+            if stages:
+                where += f" AND mv.current_stage IN ({_marks(len(stages))})"
+                params.extend(stages)
+            return self._versions(
+                tx, self._version_rows(tx, where + " ORDER BY mv.version", params)
+            )
+
+    def set_registered_model_tag(self, name: str, tag: Tag) -> None:
+        with self.db.write() as tx:
+            key = self._key(tx, name)
+            tx.execute(
+                "INSERT INTO registered_model_tags (model_key, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (model_key, key) DO UPDATE SET value = excluded.value",
+                (key, tag.key, tag.value),
+            )
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        with self.db.write() as tx:
+            model_key = self._key(tx, name)
+            tx.execute(
+                "DELETE FROM registered_model_tags WHERE model_key = ? AND key = ?",
+                (model_key, key),
+            )
+
+    # -- aliases --------------------------------------------------------------
+    def set_alias(self, name: str, alias: str, version: int, actor: Actor) -> None:
+        with self.db.write() as tx:
+            key = self._key(tx, name, lock=True)
+            if (
+                tx.scalar(
+                    "SELECT 1 FROM model_versions WHERE model_key = ? AND version = ?",
+                    (key, version),
+                )
+                is None
+            ):
+                raise _version_not_found(name, version)
+            previous = tx.scalar(
+                "SELECT version FROM registered_model_aliases WHERE model_key = ? AND alias = ?",
+                (key, alias),
+            )
+            tx.execute(
+                "INSERT INTO registered_model_aliases (model_key, alias, version) VALUES (?, ?, ?) "
+                "ON CONFLICT (model_key, alias) DO UPDATE SET version = excluded.version",
+                (key, alias, version),
+            )
+            self._event(
+                tx,
+                key,
+                version,
+                HistoryAction.ALIAS_SET,
+                actor,
+                alias=alias,
+                previous_version=None if previous is None else int(previous),
+            )
+
+    def delete_alias(self, name: str, alias: str, actor: Actor) -> None:
+        with self.db.write() as tx:
+            key = self._key(tx, name, lock=True)
+            previous = tx.scalar(
+                "SELECT version FROM registered_model_aliases WHERE model_key = ? AND alias = ?",
+                (key, alias),
+            )
+            if previous is None:
+                return
+            tx.execute(
+                "DELETE FROM registered_model_aliases WHERE model_key = ? AND alias = ?",
+                (key, alias),
+            )
+            self._event(tx, key, int(previous), HistoryAction.ALIAS_DELETED, actor, alias=alias)
+
+    def get_version_by_alias(self, name: str, alias: str) -> ModelVersion | None:
+        with self.db.read() as tx:
+            key = self._key(tx, name)
+            version = tx.scalar(
+                "SELECT version FROM registered_model_aliases WHERE model_key = ? AND alias = ?",
+                (key, alias),
+            )
+            if version is None:
+                return None
+            return self._version(tx, key, name, int(version))
+
+    # -- model versions -------------------------------------------------------
+    def create_model_version(self, new: NewModelVersion, actor: Actor) -> ModelVersion:
+        with self.db.write() as tx:
+            # The counter bump is the row lock: concurrent creators queue here.
+            row = tx.one(
+                "UPDATE registered_models SET next_version = next_version + 1, "
+                "last_updated_time = ? WHERE name = ? RETURNING model_key, next_version - 1",
+                (actor.now, new.name),
+            )
+            if row is None:
+                raise _model_not_found(new.name)
+            key, version = int(row[0]), int(row[1])
+            tx.execute(
+                "INSERT INTO model_versions (model_key, version, creation_time, "
+                "last_updated_time, description, user_id, current_stage, source, "
+                "storage_location, run_id, run_link, model_id, status) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'READY')",
+                (
+                    key,
+                    version,
+                    actor.now,
+                    actor.now,
+                    new.description,
+                    new.user_id,
+                    Stage.NONE,
+                    new.source,
+                    new.storage_location,
+                    new.run_id,
+                    new.run_link,
+                    new.model_id,
+                ),
+            )
+            last: dict[str, str] = {t.key: t.value for t in new.tags}
+            tx.executemany(
+                "INSERT INTO model_version_tags (model_key, version, key, value) "
+                "VALUES (?, ?, ?, ?)",
+                [(key, version, k, v) for k, v in last.items()],
+            )
+            self._event(tx, key, version, HistoryAction.CREATED, actor, to_stage=Stage.NONE)
+            return self._version(tx, key, new.name, version)
+
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        with self.db.read() as tx:
+            return self._version(tx, self._key(tx, name), name, version)
+
+    def update_model_version(
+        self, name: str, version: int, description: str | None, now: int
+    ) -> ModelVersion:
+        with self.db.write() as tx:
+            key = self._key(tx, name)
+            tx.execute(
+                "UPDATE model_versions SET description = ?, last_updated_time = ? "
+                "WHERE model_key = ? AND version = ?",
+                (description, now, key, version),
+            )
+            if tx.rowcount == 0:
+                raise _version_not_found(name, version)
+            return self._version(tx, key, name, version)
+
+    def delete_model_version(self, name: str, version: int, actor: Actor) -> None:
+        with self.db.write() as tx:
+            key = self._key(tx, name, lock=True)
+            stage = tx.scalar(
+                "SELECT current_stage FROM model_versions WHERE model_key = ? AND version = ?",
+                (key, version),
+            )
+            if stage is None:
+                raise _version_not_found(name, version)
+            for (alias,) in tx.all(
+                "SELECT alias FROM registered_model_aliases WHERE model_key = ? AND version = ? "
+                "ORDER BY alias",
+                (key, version),
+            ):
+                self._event(tx, key, version, HistoryAction.ALIAS_DELETED, actor, alias=alias)
+            # Tags and aliases go with the row (ON DELETE CASCADE).
+            tx.execute(
+                "DELETE FROM model_versions WHERE model_key = ? AND version = ?", (key, version)
+            )
+            tx.execute(
+                "UPDATE registered_models SET last_updated_time = ? WHERE model_key = ?",
+                (actor.now, key),
+            )
+            self._event(tx, key, version, HistoryAction.DELETED, actor, from_stage=stage)
+
+    def _transition(
+        self,
+        tx: Tx,
+        key: int,
+        name: str,
+        version: int,
+        stage: str,
+        *,
+        archive_others: bool,
+        exclusive: bool,
+        actor: Actor,
+        cause: str,
+    ) -> ModelVersion:
+        """Move one version; the caller holds the model's lock."""
+        current = tx.scalar(
+            "SELECT current_stage FROM model_versions WHERE model_key = ? AND version = ?",
+            (key, version),
+        )
+        if current is None:
+            raise _version_not_found(name, version)
+        if archive_others:
+            displaced = [
+                int(v)
+                for (v,) in tx.all(
+                    "SELECT version FROM model_versions WHERE model_key = ? AND "
+                    "current_stage = ? AND version <> ? ORDER BY version",
+                    (key, stage, version),
+                )
+            ]
+            if displaced:
+                # Archive first: the unique index must never see two holders.
+                tx.execute(
+                    f"UPDATE model_versions SET current_stage = ?, exclusive_stage = NULL, "
+                    f"last_updated_time = ? WHERE model_key = ? AND "
+                    f"version IN ({_marks(len(displaced))})",
+                    (Stage.ARCHIVED, actor.now, key, *displaced),
+                )
+                for other in displaced:
+                    self._event(
+                        tx,
+                        key,
+                        other,
+                        HistoryAction.TRANSITION,
+                        actor,
+                        cause=HistoryCause.DISPLACED,
+                        from_stage=stage,
+                        to_stage=Stage.ARCHIVED,
+                    )
+        holder_mark = stage if exclusive and stage in Stage.EXCLUSIVE else None
+        tx.execute(
+            "UPDATE model_versions SET current_stage = ?, exclusive_stage = ?, "
+            "last_updated_time = ? WHERE model_key = ? AND version = ?",
+            (stage, holder_mark, actor.now, key, version),
+        )
+        tx.execute(
+            "UPDATE registered_models SET last_updated_time = ? WHERE model_key = ?",
+            (actor.now, key),
+        )
+        self._event(
+            tx,
+            key,
+            version,
+            HistoryAction.TRANSITION,
+            actor,
+            cause=cause,
+            from_stage=current,
+            to_stage=stage,
+        )
+        return self._version(tx, key, name, version)
+
+    def transition_stage(
+        self,
+        name: str,
+        version: int,
+        stage: str,
+        *,
+        archive_others: bool,
+        exclusive: bool,
+        actor: Actor,
+        cause: str,
+    ) -> ModelVersion:
+        with self.db.write() as tx:
+            key = self._key(tx, name, lock=True)
+            return self._transition(
+                tx,
+                key,
+                name,
+                version,
+                stage,
+                archive_others=archive_others,
+                exclusive=exclusive,
+                actor=actor,
+                cause=cause,
+            )
+
+    def rollback_stage(
+        self, name: str, stage: str, *, exclusive: bool, actor: Actor
+    ) -> ModelVersion:
+        with self.db.write() as tx:
+            key = self._key(tx, name, lock=True)
+            holders = [
+                int(v)
+                for (v,) in tx.all(
+                    "SELECT version FROM model_versions WHERE model_key = ? AND current_stage = ? "
+                    "ORDER BY version DESC",
+                    (key, stage),
+                )
+            ]
+            # Events before the current holder took the stage; with no holder, all.
+            before: int | None = None
+            if holders:
+                before = tx.scalar(
+                    "SELECT MAX(event_id) FROM registry_history WHERE model_key = ? AND "
+                    "version = ? AND action = ? AND to_stage = ?",
+                    (key, holders[0], HistoryAction.TRANSITION, stage),
+                )
+            sql = (
+                "SELECT h.version FROM registry_history h WHERE h.model_key = ? AND "
+                "h.action = ? AND h.to_stage = ?"
+            )
+            params: list[Any] = [key, HistoryAction.TRANSITION, stage]
+            if before is not None:
+                sql += " AND h.event_id < ?"
+                params.append(before)
+            if holders:
+                sql += f" AND h.version NOT IN ({_marks(len(holders))})"
+                params.extend(holders)
+            sql += (
+                " AND EXISTS (SELECT 1 FROM model_versions mv WHERE mv.model_key = h.model_key "
+                "AND mv.version = h.version) ORDER BY h.event_id DESC LIMIT 1"
+            )
+            previous = tx.scalar(sql, params)
+            if previous is None:
+                raise InvalidState(
+                    f"Cannot roll back stage '{stage}' of registered model '{name}': no earlier "
+                    f"version that held '{stage}' still exists."
+                )
+            return self._transition(
+                tx,
+                key,
+                name,
+                int(previous),
+                stage,
+                archive_others=True,
+                exclusive=exclusive,
+                actor=actor,
+                cause=HistoryCause.ROLLBACK,
+            )
+
+    def search_model_versions(
+        self,
+        filters: Sequence[Comparison],
+        order_by: Sequence[OrderKey],
+        max_results: int,
+        offset: int,
+        include_prompts: bool,
+    ) -> Page[ModelVersion]:
+        columns = {
+            "name": "rm.name",
+            "run_id": "mv.run_id",
+            "source_path": "mv.source",
+            "version_number": "mv.version",
+        }
+        with self.db.read() as tx:
+            params: list[Any] = []
+            where: list[str] = []
+            for c in filters:
+                if c.entity == "attribute" and c.key in columns:
+                    value = c.value
+                    if c.key == "version_number" and isinstance(value, str):
+                        value = int(value)
+                    where.append(compare_sql(tx.dialect, columns[c.key], c.op, value, params))
+                elif c.entity == "tag":
+                    params.append(c.key)
+                    cond = compare_sql(tx.dialect, "t.value", c.op, c.value, params)
+                    where.append(
+                        "EXISTS (SELECT 1 FROM model_version_tags t WHERE t.model_key = "
+                        f"mv.model_key AND t.version = mv.version AND t.key = ? AND {cond})"
+                    )
+                else:
+                    raise InvalidParameterValue(f"Invalid filter key '{c.entity}.{c.key}'")
+            if not include_prompts:
+                where.append(
+                    "NOT EXISTS (SELECT 1 FROM model_version_tags p WHERE p.model_key = "
+                    "mv.model_key AND p.version = mv.version AND p.key = ? AND p.value = 'true')"
+                )
+                params.append(PROMPT_TAG)
+            order = _order_sql(
+                order_by,
+                {
+                    "name": "rm.name",
+                    "version_number": "mv.version",
+                    "creation_timestamp": "mv.creation_time",
+                    "last_updated_timestamp": "mv.last_updated_time",
+                },
+            )
+            if not any(k.key == "name" for k in order_by):
+                order.append("rm.name ASC")
+            if not any(k.key == "version_number" for k in order_by):
+                order.append("mv.version DESC")
+            sql = (
+                f"SELECT {_MV_COLUMNS} FROM {_MV_FROM}"
+                + (f" WHERE {' AND '.join(where)}" if where else "")
+                + f" ORDER BY {', '.join(order)} LIMIT ? OFFSET ?"
+            )
+            rows = tx.all(sql, (*params, max_results + 1, offset))
+            more = len(rows) > max_results
+            items = self._versions(tx, rows[:max_results])
+        return Page(items, encode_page_token(offset + max_results) if more else None)
+
+    def set_model_version_tag(self, name: str, version: int, tag: Tag) -> None:
+        with self.db.write() as tx:
+            key = self._key(tx, name)
+            if (
+                tx.scalar(
+                    "SELECT 1 FROM model_versions WHERE model_key = ? AND version = ?",
+                    (key, version),
+                )
+                is None
+            ):
+                raise _version_not_found(name, version)
+            tx.execute(
+                "INSERT INTO model_version_tags (model_key, version, key, value) "
+                "VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (model_key, version, key) DO UPDATE SET value = excluded.value",
+                (key, version, tag.key, tag.value),
+            )
+
+    def delete_model_version_tag(self, name: str, version: int, key: str) -> None:
+        with self.db.write() as tx:
+            model_key = self._key(tx, name)
+            if (
+                tx.scalar(
+                    "SELECT 1 FROM model_versions WHERE model_key = ? AND version = ?",
+                    (model_key, version),
+                )
+                is None
+            ):
+                raise _version_not_found(name, version)
+            tx.execute(
+                "DELETE FROM model_version_tags WHERE model_key = ? AND version = ? AND key = ?",
+                (model_key, version, key),
+            )
+
+    # -- promotion history ----------------------------------------------------
+    def list_history(
+        self, name: str, version: int | None, max_results: int, offset: int
+    ) -> Page[HistoryEvent]:
+        with self.db.read() as tx:
+            key = self._key(tx, name)
+            sql = (
+                "SELECT event_id, version, action, from_stage, to_stage, alias, "
+                "previous_version, timestamp, user_id, comment, cause FROM registry_history "
+                "WHERE model_key = ?"
+            )
+            params: list[Any] = [key]
+            if version is not None:
+                sql += " AND version = ?"
+                params.append(version)
+            sql += " ORDER BY event_id DESC LIMIT ? OFFSET ?"
+            rows = tx.all(sql, (*params, max_results + 1, offset))
+        more = len(rows) > max_results
+        items = [
+            HistoryEvent(
+                event_id=int(r[0]),
+                name=name,
+                version=int(r[1]),
+                action=r[2],
+                from_stage=r[3],
+                to_stage=r[4],
+                alias=r[5],
+                previous_version=None if r[6] is None else int(r[6]),
+                timestamp=int(r[7]),
+                user_id=r[8],
+                comment=r[9],
+                cause=r[10],
+            )
+            for r in rows[:max_results]
+        ]
+        return Page(items, encode_page_token(offset + max_results) if more else None)
+
+    def stage_holder(self, name: str, stage: str, at: int) -> StageHolder:
+        actions = _marks(len(_STAGE_ACTIONS))
+        with self.db.read() as tx:
+            key = self._key(tx, name)
+            # Each version's last stage event at or before `at`; holders are
+            # those whose last event put them in `stage`.
+            row = tx.one(
+                "SELECT h.version FROM registry_history h WHERE h.model_key = ? AND "
+                f"h.action IN ({actions}) AND h.timestamp <= ? AND h.to_stage = ? AND "
+                "h.event_id = (SELECT MAX(h2.event_id) FROM registry_history h2 WHERE "
+                "h2.model_key = h.model_key AND h2.version = h.version AND "
+                f"h2.action IN ({actions}) AND h2.timestamp <= ?) "
+                "ORDER BY h.version DESC LIMIT 1",
+                (key, *_STAGE_ACTIONS, at, stage, *_STAGE_ACTIONS, at),
+            )
+            if row is None:
+                return StageHolder(name=name, stage=stage, at=at)
+            version = int(row[0])
+            # When it entered: the event after its last one in another stage.
+            left = tx.scalar(
+                "SELECT MAX(event_id) FROM registry_history WHERE model_key = ? AND "
+                f"version = ? AND action IN ({actions}) AND timestamp <= ? AND "
+                "(to_stage IS NULL OR to_stage <> ?)",
+                (key, version, *_STAGE_ACTIONS, at, stage),
+            )
+            since = tx.scalar(
+                "SELECT MIN(timestamp) FROM registry_history WHERE model_key = ? AND "
+                f"version = ? AND action IN ({actions}) AND timestamp <= ? AND to_stage = ? "
+                "AND event_id > ?",
+                (key, version, *_STAGE_ACTIONS, at, stage, -1 if left is None else left),
+            )
+        return StageHolder(
+            name=name,
+            stage=stage,
+            at=at,
+            version=version,
+            since=None if since is None else int(since),
+        )
+
+    # -- logged models --------------------------------------------------------
+    def _logged_models(self, tx: Tx, rows: Sequence[Row]) -> list[LoggedModel]:
+        if not rows:
+            return []
+        ids = [r[0] for r in rows]
+        tags: dict[str, list[Tag]] = {}
+        params: dict[str, list[Param]] = {}
+        for chunk in _chunks(ids):
+            marks = _marks(len(chunk))
+            for mid, k, v in tx.all(
+                f"SELECT model_id, key, value FROM logged_model_tags WHERE model_id IN ({marks}) "
+                "ORDER BY key",
+                chunk,
+            ):
+                tags.setdefault(mid, []).append(Tag(k, v))
+            for mid, k, v in tx.all(
+                "SELECT model_id, key, value FROM logged_model_params "
+                f"WHERE model_id IN ({marks}) ORDER BY key",
+                chunk,
+            ):
+                params.setdefault(mid, []).append(Param(k, v))
+        return [
+            LoggedModel(
+                model_id=r[0],
+                experiment_id=str(r[1]),
+                name=r[2],
+                artifact_location=r[3],
+                creation_timestamp=int(r[4]),
+                last_updated_timestamp=int(r[5]),
+                status=r[6],
+                lifecycle_stage=r[7],
+                model_type=r[8],
+                source_run_id=r[9],
+                status_message=r[10],
+                run_folder=r[11],
+                tags=tuple(tags.get(r[0], ())),
+                params=tuple(params.get(r[0], ())),
+            )
+            for r in rows
+        ]
+
+    def _logged_model(self, tx: Tx, model_id: str, allow_deleted: bool = False) -> LoggedModel:
+        sql = f"SELECT {_LM_COLUMNS} FROM logged_models lm WHERE lm.model_id = ?"
+        if not allow_deleted:
+            sql += " AND lm.lifecycle_stage = 'active'"
+        rows = tx.all(sql, (model_id,))
+        if not rows:
+            raise _logged_model_not_found(model_id)
+        return self._logged_models(tx, rows)[0]
+
+    @staticmethod
+    def _insert_logged_model(tx: Tx, m: LoggedModel, *, if_absent: bool) -> None:
+        tx.execute(
+            "INSERT INTO logged_models (model_id, experiment_id, name, artifact_location, "
+            "creation_time, last_updated_time, status, status_message, lifecycle_stage, "
+            "model_type, source_run_id, run_folder) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            + (" ON CONFLICT (model_id) DO NOTHING" if if_absent else ""),
+            (
+                m.model_id,
+                int(m.experiment_id),
+                m.name,
+                m.artifact_location,
+                m.creation_timestamp,
+                m.last_updated_timestamp,
+                m.status,
+                m.status_message,
+                m.lifecycle_stage,
+                m.model_type,
+                m.source_run_id,
+                m.run_folder,
+            ),
+        )
+        inserted = tx.rowcount != 0
+        if inserted:
+            tx.executemany(
+                "INSERT INTO logged_model_tags (model_id, key, value) VALUES (?, ?, ?)",
+                [(m.model_id, k, v) for k, v in {t.key: t.value for t in m.tags}.items()],
+            )
+            tx.executemany(
+                "INSERT INTO logged_model_params (model_id, key, value) VALUES (?, ?, ?)",
+                [(m.model_id, k, v) for k, v in {p.key: p.value for p in m.params}.items()],
+            )
+
+    def create_logged_model(self, model: LoggedModel) -> None:
+        with self.db.write() as tx:
+            self._insert_logged_model(tx, model, if_absent=False)
+
+    def ensure_logged_model(self, model: LoggedModel) -> LoggedModel:
+        with self.db.write() as tx:
+            self._insert_logged_model(tx, model, if_absent=True)
+            return self._logged_model(tx, model.model_id, allow_deleted=True)
+
+    def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:
+        with self.db.read() as tx:
+            return self._logged_model(tx, model_id, allow_deleted)
+
+    def finalize_logged_model(self, model_id: str, status: str, now: int) -> LoggedModel:
+        with self.db.write() as tx:
+            self._logged_model(tx, model_id)
+            tx.execute(
+                "UPDATE logged_models SET status = ?, last_updated_time = ? WHERE model_id = ?",
+                (status, now, model_id),
+            )
+            return self._logged_model(tx, model_id)
+
+    def delete_logged_model(self, model_id: str, now: int) -> None:
+        with self.db.write() as tx:
+            self._logged_model(tx, model_id)
+            tx.execute(
+                "UPDATE logged_models SET lifecycle_stage = 'deleted', last_updated_time = ? "
+                "WHERE model_id = ?",
+                (now, model_id),
+            )
+
+    def set_logged_model_tags(self, model_id: str, tags: Sequence[Tag], now: int) -> None:
+        with self.db.write() as tx:
+            self._logged_model(tx, model_id)
+            tx.executemany(
+                "INSERT INTO logged_model_tags (model_id, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value",
+                [(model_id, k, v) for k, v in {t.key: t.value for t in tags}.items()],
+            )
+
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
+        with self.db.write() as tx:
+            self._logged_model(tx, model_id)
+            tx.execute(
+                "DELETE FROM logged_model_tags WHERE model_id = ? AND key = ?", (model_id, key)
+            )
+            if tx.rowcount == 0:
+                raise ResourceDoesNotExist(
+                    f"No tag with key {key!r} found for model with ID {model_id!r}."
+                )
+
+    def log_logged_model_params(self, model_id: str, params: Sequence[Param]) -> None:
+        with self.db.write() as tx:
+            self._logged_model(tx, model_id)
+            tx.executemany(
+                "INSERT INTO logged_model_params (model_id, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value",
+                [(model_id, k, v) for k, v in {p.key: p.value for p in params}.items()],
+            )
+
+    def search_logged_models(
+        self,
+        experiment_ids: Sequence[str],
+        filters: Sequence[Comparison],
+        order_by: Sequence[OrderKey],
+        max_results: int,
+        offset: int,
+    ) -> Page[LoggedModel]:
+        columns = {
+            "name": "lm.name",
+            "model_id": "lm.model_id",
+            "model_type": "lm.model_type",
+            "status": "lm.status",
+            "source_run_id": "lm.source_run_id",
+            "creation_timestamp": "lm.creation_time",
+            "last_updated_timestamp": "lm.last_updated_time",
+        }
+        with self.db.read() as tx:
+            where, params = self._logged_model_where(tx.dialect, experiment_ids, filters, columns)
+            order: list[str] = []
+            for k in order_by:
+                if k.entity == "metric":
+                    # No metrics are recorded against logged models yet, so a
+                    # metric key sorts every model alike (all missing).
+                    continue
+                order.extend(_order_sql([k], columns))
+            if not any(k.key == "creation_timestamp" for k in order_by):
+                order.append("lm.creation_time DESC")
+            if not any(k.key == "model_id" for k in order_by):
+                order.append("lm.model_id ASC")
+            rows = tx.all(
+                f"SELECT {_LM_COLUMNS} FROM logged_models lm WHERE {where} "
+                f"ORDER BY {', '.join(order)} LIMIT ? OFFSET ?",
+                (*params, max_results + 1, offset),
+            )
+            more = len(rows) > max_results
+            items = self._logged_models(tx, rows[:max_results])
+        return Page(items, encode_page_token(offset + max_results) if more else None)
+
+    def count_logged_models(
+        self, experiment_ids: Sequence[str], filters: Sequence[Comparison]
+    ) -> int:
+        """How many models `search_logged_models` would list in all."""
+        columns = {
+            "name": "lm.name",
+            "model_id": "lm.model_id",
+            "model_type": "lm.model_type",
+            "status": "lm.status",
+            "source_run_id": "lm.source_run_id",
+            "creation_timestamp": "lm.creation_time",
+            "last_updated_timestamp": "lm.last_updated_time",
+        }
+        with self.db.read() as tx:
+            where, params = self._logged_model_where(tx.dialect, experiment_ids, filters, columns)
+            return int(tx.scalar(f"SELECT COUNT(*) FROM logged_models lm WHERE {where}", params))
+
+    @staticmethod
+    def _logged_model_where(
+        dialect: str,
+        experiment_ids: Sequence[str],
+        filters: Sequence[Comparison],
+        columns: dict[str, str],
+    ) -> tuple[str, list[Any]]:
+        params: list[Any] = []
+        where = [
+            "lm.lifecycle_stage = 'active'",
+            "lm.run_folder IS NULL",
+            f"lm.experiment_id IN ({_marks(len(experiment_ids))})" if experiment_ids else "1 = 0",
+        ]
+        params.extend(int(e) for e in experiment_ids)
+        for c in filters:
+            if c.entity == "attribute" and c.key in columns:
+                where.append(compare_sql(dialect, columns[c.key], c.op, c.value, params))
+            elif c.entity in ("tag", "param"):
+                table = "logged_model_tags" if c.entity == "tag" else "logged_model_params"
+                params.append(c.key)
+                cond = compare_sql(dialect, "x.value", c.op, c.value, params)
+                where.append(
+                    f"EXISTS (SELECT 1 FROM {table} x WHERE x.model_id = lm.model_id "
+                    f"AND x.key = ? AND {cond})"
+                )
+            elif c.entity == "metric":
+                # No metrics are recorded against logged models yet: nothing matches.
+                where.append("1 = 0")
+            else:
+                raise InvalidParameterValue(f"Invalid filter key '{c.entity}.{c.key}'")
+        return " AND ".join(where), params
