@@ -421,3 +421,24 @@ def test_no_serve_mode_lists_and_reads_file_uri_roots(
         got = c.get("/get-artifact", params={"run_id": run_id, "path": "sub/a.csv"})
         assert (got.status_code, got.content) == (200, b"x,y\n")
         assert got.headers["content-type"] == "text/plain"
+
+
+def test_a_crafted_experiment_location_cannot_escape_the_destination(
+    artifacts_server: InprocServer, client: httpx.Client
+) -> None:
+    name = unique("escape")
+    created = client.post(
+        "/api/2.0/mlflow/experiments/create",
+        json={"name": name, "artifact_location": "mlflow-artifacts:/../../.."},
+    )
+    if created.status_code != 200:  # refused at creation is fine too
+        assert created.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+        return
+    exp_id = created.json()["experiment_id"]
+    run = client.post("/api/2.0/mlflow/runs/create", json={"experiment_id": exp_id})
+    run_id = run.json()["run"]["info"]["run_id"]
+    listing = client.get("/api/2.0/mlflow/artifacts/list", params={"run_id": run_id})
+    assert listing.status_code == 400
+    assert "'..' segments" in listing.json()["message"]
+    got = client.get("/get-artifact", params={"run_id": run_id, "path": "modelyard.db"})
+    assert got.status_code == 400

@@ -62,8 +62,8 @@ class Download:
 
 
 @dataclass(frozen=True, slots=True)
-class RunArtifacts:
-    """Where a run's artifacts live: `base` inside `store`, announced as `root_uri`."""
+class ArtifactLocation:
+    """Where an artifact URI points: `base` inside `store`; `root_uri` is the URI itself."""
 
     root_uri: str
     store: ArtifactStore
@@ -140,30 +140,35 @@ class ArtifactService:
         return store.presigned_download(clean_artifact_path(path, allow_root=False), expiration)
 
     # -- run-scoped requests -------------------------------------------------
-    def run_artifacts(self, run_id: str) -> RunArtifacts:
+    def run_artifacts(self, run_id: str) -> ArtifactLocation:
         """Resolve a run's artifact_uri to a store and a base path inside it."""
-        info = self.runs.get_run_info(run_id)
-        uri = info.artifact_uri
+        return self.locate(self.runs.get_run_info(run_id).artifact_uri)
+
+    def locate(self, uri: str) -> ArtifactLocation:
+        """Resolve any artifact URI (a run's, a model version's source) to a store and base.
+
+        `mlflow-artifacts:/p` and `http(s)://host/api/2.0/mlflow-artifacts/artifacts/p`
+        map to `p` in the proxied destination, as MLflow's server resolves them; a
+        file:// URI or a folder is read where it points (clients wrote there
+        directly); other schemes get open_store's clear "not supported yet".
+        """
         parsed = urlparse(uri)
-        if parsed.scheme in _PROXIED_SCHEMES:
-            if self.proxied is None:
-                raise InvalidParameterValue(
-                    f"The artifacts of run '{run_id}' are proxied ({uri}) but this server "
-                    "runs with --no-serve-artifacts, so it cannot reach them."
-                )
-            if parsed.scheme == "mlflow-artifacts":
-                base = parsed.path
-            elif _HTTP_ANCHOR in parsed.path:
-                base = parsed.path.split(_HTTP_ANCHOR, 1)[1]
-            else:
-                raise InvalidParameterValue(
-                    f"The artifact URI of run '{run_id}' ({uri}) is not an "
-                    "mlflow-artifacts API URL."
-                )
-            return RunArtifacts(uri, self.proxied, clean_artifact_path(base.lstrip("/")))
-        # A file:// URI or a folder is read where it points (clients wrote there
-        # directly); open_store raises a clear "not supported yet" for s3:// etc.
-        return RunArtifacts(uri, self.open_store(uri), "")
+        if parsed.scheme not in _PROXIED_SCHEMES:
+            return ArtifactLocation(uri, self.open_store(uri), "")
+        if self.proxied is None:
+            raise InvalidParameterValue(
+                f"The artifact location {uri} is proxied, but this server runs with "
+                "--no-serve-artifacts, so it cannot reach it."
+            )
+        if parsed.scheme == "mlflow-artifacts":
+            base = parsed.path
+        elif _HTTP_ANCHOR in parsed.path:
+            base = parsed.path.split(_HTTP_ANCHOR, 1)[1]
+        else:
+            raise InvalidParameterValue(
+                f"The artifact location {uri} is not an mlflow-artifacts API URL."
+            )
+        return ArtifactLocation(uri, self.proxied, clean_artifact_path(base.lstrip("/")))
 
     def list_run_artifacts(
         self, run_id: str, path: str | None
@@ -185,7 +190,7 @@ class ArtifactService:
 
     async def upload_run_artifact(
         self,
-        where: RunArtifacts,
+        where: ArtifactLocation,
         path: str,
         chunks: AsyncIterable[bytes],
         *,
