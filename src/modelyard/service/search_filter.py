@@ -398,6 +398,8 @@ class _Scanner:
             elif char == '"':
                 parts.append(self.quoted('"', "double-quoted name"))
             elif (word := self.word()) is not None:
+                if not parts and word.upper() in ("AND", "OR") and self.peek() != ".":
+                    self.fail(f"expected a name {after}, found '{word}'", self.pos - len(word))
                 parts.append(word)
             elif not parts:
                 if char == "(":
@@ -652,10 +654,7 @@ def _parse_order_clause(grammar: _Grammar, clause: str) -> OrderKey:
         direction = (scanner.word() or "").lower()
         if direction not in ("asc", "desc"):
             scanner.pos = direction_pos
-            scanner.fail(
-                f"Invalid ordering key in order_by clause '{clause}': expected ASC or DESC, "
-                f"found '{scanner.snippet()}'"
-            )
+            scanner.fail(f"Invalid ordering key: expected ASC or DESC, found '{scanner.snippet()}'")
         ascending = direction == "asc"
         scanner.skip_ws()
         if not scanner.at_end():
