@@ -7,6 +7,7 @@ both through `Args`. Errors use MLflow's wording, since users search for it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Mapping
@@ -108,15 +109,19 @@ class Args:
             return default
         if isinstance(value, bool):
             raise invalid(name, value)
+        number: int | None = None
         if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
+            number = value
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        elif isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                number = int(value.strip())
+        if number is not None:
+            # Every integer in MLflow's protocol is an int64.
+            if not -(2**63) <= number < 2**63:
+                raise invalid(name, value, "the number does not fit in a 64-bit integer")
+            return number
         raise invalid(name, value, f"Hint: Value was of type '{type(value).__name__}'.{_DOCS_HINT}")
 
     def float(self, name: _Str) -> _Float:
@@ -126,7 +131,10 @@ class Args:
         if isinstance(value, bool):
             raise invalid(name, value)
         if isinstance(value, (int, float)):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:
+                raise invalid(name, value, "the number is too large for a double") from None
         if isinstance(value, str):
             text = value.strip()
             special = {

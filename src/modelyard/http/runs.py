@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelyard.entities import Dataset, DatasetInput, Metric, ModelIO, Param, Tag
-from modelyard.http.args import Args, missing
+from modelyard.http.args import Args, invalid, missing
 from modelyard.http.endpoint import Ctx, RouteSpec
 from modelyard.http.serialize import run_info_json, run_json
 
@@ -32,6 +32,36 @@ def _metric(a: Args) -> Metric:
         dataset_name=a.opt_str("dataset_name") or None,
         dataset_digest=a.opt_str("dataset_digest") or None,
     )
+
+
+_PLAIN_METRIC_FIELDS = frozenset(("key", "value", "timestamp", "step"))
+
+
+def _metrics(args: Args) -> list[Metric]:
+    """Metrics of a log-batch. The common shape (key, number, int timestamp and
+    step, nothing else) is read directly; anything else takes the general,
+    fully checked path, which also words the errors."""
+    out: list[Metric] = []
+    for item in args.list("metrics"):
+        if type(item) is dict and item.keys() <= _PLAIN_METRIC_FIELDS:
+            key, value, ts, step = (
+                item.get("key"),
+                item.get("value"),
+                item.get("timestamp"),
+                item.get("step", 0),
+            )
+            if (
+                type(key) is str
+                and (type(value) is float or (type(value) is int and abs(value) < 2**63))
+                and type(ts) is int
+                and type(step) is int
+            ):
+                out.append(Metric(key, float(value), ts, step))
+                continue
+        if not isinstance(item, dict):
+            raise invalid("metrics", item, "each item must be a JSON object")
+        out.append(_metric(Args(item)))
+    return out
 
 
 def create(ctx: Ctx, args: Args) -> dict[str, Any]:
@@ -84,7 +114,7 @@ def delete_tag(ctx: Ctx, args: Args) -> None:
 
 
 def log_batch(ctx: Ctx, args: Args) -> None:
-    metrics = [_metric(m) for m in args.objects("metrics")]
+    metrics = _metrics(args)
     params = [Param(p.str("key"), p.opt_str("value", "") or "") for p in args.objects("params")]
     ctx.services.tracking.log_batch(args.str("run_id"), metrics, params, _tags(args))
 

@@ -10,6 +10,7 @@ import json
 import posixpath
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from modelyard.errors import InvalidParameterValue
@@ -60,8 +61,19 @@ def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
+@lru_cache(maxsize=8192)
+def _key_is_valid(name: str) -> bool:
+    """Memoised fast path: a batch repeats the same few keys a thousand times."""
+    if not name or len(name) > MAX_ENTITY_KEY_LENGTH or not _NAME_CHARS.match(name):
+        return False
+    norm = posixpath.normpath(name)
+    return not (norm != name or norm == "." or norm.startswith("..") or norm.startswith("/"))
+
+
 def validate_key_name(name: str | None, path: str, what: str = "Key") -> str:
     """Param, metric and tag names: MLflow's characters, and no path tricks."""
+    if name is not None and _key_is_valid(name):
+        return name
     if name is None or name == "":
         raise InvalidParameterValue(f"Missing value for required parameter '{path}'.")
     if not _NAME_CHARS.match(name):
