@@ -263,6 +263,8 @@ ATTRIBUTE_CASES = [
     ("run_id NOT IN ('r1')", ["r2", "r4", "r3"]),
     ("attributes.start_time >= 200", ["r2", "r4", "r3"]),
     ("created < 200", ["r1"]),
+    ("start_time < 99999999999999999999", ["r2", "r4", "r3", "r1"]),
+    ("start_time > -99999999999999999999", ["r2", "r4", "r3", "r1"]),
     ("end_time > 150", ["r4", "r1"]),
     ("attributes.user_id = 'ann'", ["r3", "r1"]),
     ("attributes.artifact_uri LIKE 's3://bucket/r1/%'", ["r1"]),

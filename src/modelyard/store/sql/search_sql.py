@@ -162,6 +162,9 @@ def _string_condition(expr: str, op: str, value: Any, dialect: str, params: list
 def _numeric_condition(expr: str, op: str, value: Any, params: list[Any]) -> str:
     if op not in _SQL_OP or isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidParameterValue(f"Invalid numeric comparison {op} {value!r}")
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        # Beyond BIGINT the drivers refuse the parameter; as a float it compares correctly.
+        value = float(value)
     params.append(value)
     return f"{expr} {_SQL_OP[op]} ?"
 
