@@ -86,7 +86,9 @@ from modelyard.registry_entities import (
 )
 from modelyard.service import search_filter as sf
 from modelyard.service import validation as v
+from modelyard.service.artifacts import ArtifactLocation, ArtifactService, Download
 from modelyard.service.names import random_run_name
+from modelyard.store.artifacts import FileInfo, clean_artifact_path
 from modelyard.store.registry import Actor, NewModelVersion, RegistryStore
 from modelyard.store.sql.db import UniqueViolation
 
@@ -113,7 +115,6 @@ RUN_ROOT_NAME = "None"  # what the 3.x client searches for when registering runs
 _ALIAS = re.compile(r"^[\w\-]*$")
 _VERSION_ALIAS = re.compile(r"^[vV]\d+$")
 _RUN_ID = re.compile(r"^[0-9a-zA-Z][\w\-]*$")
-_HTTP_ANCHOR = ("api", "2.0", "mlflow-artifacts", "artifacts")
 
 
 class Tracking(Protocol):
@@ -313,6 +314,7 @@ class RegistryService:
         store: RegistryStore,
         *,
         tracking: Tracking,
+        artifacts: ArtifactService | None = None,
         stage_policy: str = "exclusive",
         clock: Callable[[], int],
         new_id: Callable[[], str],
@@ -321,6 +323,7 @@ class RegistryService:
             raise ValueError(f"stage policy must be 'exclusive' or 'mlflow', got {stage_policy!r}")
         self.store = store
         self.tracking = tracking
+        self.artifacts = artifacts
         self.stage_policy = stage_policy
         self.clock = clock
         self.new_id = new_id
@@ -716,6 +719,65 @@ class RegistryService:
         v.validate_key_name(key, "key", "Tag key")
         self.store.delete_model_version_tag(validate_model_name(name), parse_version(version), key)
 
+    # -- files ----------------------------------------------------------------
+    def _locate(self, uri: str) -> ArtifactLocation:
+        """Which artifact store, and where in it, an artifact URI points. The
+        artifact service resolves locations; `runs:/<id>/<path>` (a download
+        URI MLflow leaves for the client to resolve) is resolved here first."""
+        if self.artifacts is None:
+            raise InvalidParameterValue("This server has no artifact service configured.")
+        parts = urlsplit(uri)
+        if parts.scheme.lower() in ("runs", "run"):
+            segments = [s for s in parts.path.split("/") if s]
+            if not segments:
+                raise InvalidParameterValue(f"Cannot read artifacts at '{uri}'.")
+            where = self.artifacts.run_artifacts(segments[0])
+            inner = clean_artifact_path("/".join(segments[1:]))
+            return ArtifactLocation(uri, where.store, where.at(inner))
+        return self.artifacts.locate(uri)
+
+    def model_version_artifact(
+        self,
+        name: str | None,
+        version: str | int | None,
+        path: str | None,
+        *,
+        read_below: int = 0,
+    ) -> Download:
+        """One file of a version, read from its download location (the UI's
+        `model-versions/get-artifact`)."""
+        if path is None or path == "":
+            raise InvalidParameterValue("Missing value for required parameter 'path'.")
+        rel = clean_artifact_path(path, allow_root=False)
+        where = self._locate(self.get_download_uri(name, version))
+        return Download(where.store.stat(where.at(rel), read_below=read_below), where.store)
+
+    def logged_model_artifacts(
+        self, model_id: str | None, path: str | None
+    ) -> tuple[str, list[FileInfo]]:
+        """(root_uri, files under `path`, relative to the model's root)."""
+        model = self.get_logged_model(model_id)
+        rel = clean_artifact_path(path)
+        where = self._locate(model.artifact_location)
+        prefix = f"{rel}/" if rel else ""
+        files = [
+            FileInfo(prefix + posixpath.basename(info.path), info.is_dir, info.file_size)
+            for info in where.store.list(where.at(rel))
+        ]
+        return model.artifact_location, files
+
+    def logged_model_artifact(
+        self, model_id: str | None, path: str | None, *, read_below: int = 0
+    ) -> Download:
+        if not path:
+            raise InvalidParameterValue(
+                'Request must include the "artifact_file_path" query parameter.'
+            )
+        model = self.get_logged_model(model_id)
+        rel = clean_artifact_path(path, allow_root=False)
+        where = self._locate(model.artifact_location)
+        return Download(where.store.stat(where.at(rel), read_below=read_below), where.store)
+
     # -- promotion history ----------------------------------------------------
     def history(
         self,
@@ -1014,6 +1076,7 @@ def wire(services: Any) -> None:
     services.registry = RegistryService(
         SqlRegistryStore(services.db),
         tracking=services.tracking,
+        artifacts=services.artifacts,
         stage_policy=services.settings.stage_policy,
         clock=services.clock,
         new_id=services.new_id,
