@@ -46,6 +46,11 @@ NOT_SERVED_FAMILIES = {
     "review-queues/": "GenAI review queues are out of scope",
     "scorers/": "GenAI scorers are out of scope",
     "workspaces": "workspaces are not supported (server-info says so)",
+    # UI-only (ajax) helpers of MLflow's GenAI pages:
+    "scorer/": "GenAI scorers are out of scope",
+    "demo/": "MLflow UI demo data generator",
+    "genai/": "GenAI evaluation is out of scope",
+    "jobs/": "MLflow's background jobs for GenAI features",
 }
 
 
