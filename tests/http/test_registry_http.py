@@ -562,6 +562,24 @@ def test_run_root_lookup_offers_the_run_folder(api: Api, name: str) -> None:
     )
     assert {m["info"]["model_id"] for m in page["models"] + rest["models"]} == ids
     assert "next_page_token" not in rest
+    # A real model of that name comes first; paging one by one sees everything once.
+    real = api.ok("POST", "logged-models", {"experiment_id": exp, "name": "None"})["model"]
+    seen: list[str] = []
+    token = None
+    while True:
+        body: dict[str, Any] = {
+            "experiment_ids": [exp],
+            "filter": "name = 'None'",
+            "max_results": 1,
+        }
+        if token:
+            body["page_token"] = token
+        out = api.ok("POST", "logged-models/search", body)
+        seen.extend(m["info"]["model_id"] for m in out.get("models", []))
+        token = out.get("next_page_token")
+        if not token:
+            break
+    assert seen[0] == real["info"]["model_id"] and sorted(seen[1:]) == sorted(ids)
     one = api.ok(
         "POST",
         "logged-models/search",
@@ -573,7 +591,8 @@ def test_run_root_lookup_offers_the_run_folder(api: Api, name: str) -> None:
     (model,) = one["models"]
     assert model["info"]["artifact_uri"] == runs[1]["artifact_uri"]
     # Any other search leaves run folders out.
-    assert "models" not in api.ok("POST", "logged-models/search", {"experiment_ids": [exp]})
+    listed = api.ok("POST", "logged-models/search", {"experiment_ids": [exp]})["models"]
+    assert [m["info"]["model_id"] for m in listed] == [real["info"]["model_id"]]
     got = api.ok("GET", f"logged-models/m-run-{runs[0]['run_id']}")["model"]["info"]
     assert got["source_run_id"] == runs[0]["run_id"]
 

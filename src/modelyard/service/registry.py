@@ -990,7 +990,8 @@ class RegistryService:
             ).items
         run_offset = max(0, offset - real_total)
         room = limit - len(items)
-        more = offset + len(items) < real_total
+        # A page filled by real matches always has a next one: run folders follow.
+        more = True
         if room > 0:
             candidates, more_runs = self._run_root_candidates(
                 experiment_ids, run_id, room, run_offset
