@@ -87,6 +87,8 @@ def format_number(value: float) -> str:
     if math.isinf(value):
         return "∞"
     magnitude = abs(value)
+    if magnitude == 0:
+        return "0"
     if magnitude >= 1000:
         return f"{value:,.0f}"
     if magnitude >= 100:

@@ -222,7 +222,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--mlflow-config",
         default="all",
         help="Stock mlflow configurations to run: 'all' (workers 1 and the default), "
-        f"'best' (only {BEST_MLFLOW.label}), or a comma list of "
+        f"'best' (only {BEST_MLFLOW.label}), 'none', or a comma list of "
         f"{MLFLOW_W1.name},{MLFLOW_DEFAULT.name}.",
     )
     p.add_argument("--no-modelyard", action="store_true", help="Run the mlflow servers only.")
@@ -237,6 +237,8 @@ def select_configs(args: argparse.Namespace) -> list[ServerConfig]:
         chosen = [MLFLOW_W1, MLFLOW_DEFAULT]
     elif args.mlflow_config == "best":
         chosen = [BEST_MLFLOW]
+    elif args.mlflow_config == "none":
+        chosen = []
     else:
         names = [n.strip() for n in args.mlflow_config.split(",") if n.strip()]
         unknown = [n for n in names if n not in BASELINES]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 import threading
 import time
 import uuid
@@ -91,7 +92,9 @@ def _check(resp: httpx.Response) -> httpx.Response:
     if resp.status_code < 400:
         return resp
     body = resp.text[:300]
-    if resp.status_code in (404, 405, 501) and "error_code" not in body:
+    if resp.status_code in (404, 405, 501) and (
+        "error_code" not in body or "ENDPOINT_NOT_FOUND" in body
+    ):
         raise EndpointMissing(f"{resp.request.method} {resp.request.url.path}")
     raise ApiError(f"{resp.status_code} {resp.request.method} {resp.request.url.path}: {body}")
 
@@ -160,13 +163,13 @@ class Timing:
         if self.attempted < self.wanted:
             parts.append(f"n={self.attempted}/{self.wanted}, time-capped")
         if self.errors:
-            parts.append(f"{self.errors} errors: {self.first_error[:80]}")
+            parts.append(f"{self.errors} errors: {self.first_error[:60]}")
         return "; ".join(parts)
 
     def _failed(self) -> Cell | None:
         if self.latencies_ms:
             return None
-        return Cell.na(f"error: {self.first_error[:120]}" if self.errors else "n/a: no samples")
+        return Cell.na(f"error: {self.first_error[:60]}" if self.errors else "n/a: no samples")
 
     def pct(self, q: float) -> Cell:
         return self._failed() or Cell(percentile(self.latencies_ms, q), self.note())
@@ -478,7 +481,7 @@ def run_search(ctx: Context) -> Results:
         n = len(loaded.acc_by_run)
         load_note = f"{n:,} runs" if n == s.search_runs else f"only {n:,} runs loaded"
         if loaded.errors:
-            load_note += f"; {loaded.errors} errors: {loaded.first_error[:80]}"
+            load_note += f"; {loaded.errors} errors: {loaded.first_error[:60]}"
         out: Results = {"search_load_s": Cell(load_s, load_note if n != s.search_runs else "")}
 
         expected = sorted(
@@ -765,7 +768,9 @@ def run_workload(workload: Workload, ctx: Context) -> Results:
     try:
         results = workload.run(ctx)
     except EndpointMissing as exc:
-        return {k: Cell.na(f"n/a: endpoint missing ({exc})") for k in keys}
+        print(f"    {workload.name}: endpoint missing: {exc}", file=sys.stderr, flush=True)
+        return {k: Cell.na("n/a: endpoint missing") for k in keys}
     except (ApiError, httpx.HTTPError, ValueError, KeyError) as exc:
-        return {k: Cell.na(f"error: {type(exc).__name__}: {str(exc)[:120]}") for k in keys}
+        print(f"    {workload.name}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return {k: Cell.na(f"error: {type(exc).__name__}: {str(exc)[:60]}") for k in keys}
     return results
