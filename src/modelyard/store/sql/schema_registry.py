@@ -55,8 +55,7 @@ REGISTRY_STATEMENTS: tuple[str, ...] = (
         status_message TEXT,
         PRIMARY KEY (model_key, version)
     ) {without_rowid}""",
-    "CREATE UNIQUE INDEX model_versions_one_holder "
-    "ON model_versions (model_key, exclusive_stage)",
+    "CREATE UNIQUE INDEX model_versions_one_holder ON model_versions (model_key, exclusive_stage)",
     "CREATE INDEX model_versions_by_stage ON model_versions (model_key, current_stage, version)",
     "CREATE INDEX model_versions_by_run ON model_versions (run_id)",
     "CREATE INDEX model_versions_by_updated ON model_versions (last_updated_time)",
