@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _server_parser(sub)
     _db_parser(sub)
+    from modelyard.client_cli import add_client_commands
+
+    add_client_commands(sub)
     return parser
 
 

@@ -590,11 +590,20 @@ class Client:
     ) -> Path:
         """Download a registered model version's files into `dst_path` (created
         as needed) and return it, e.g. `download_model('models:/mnist/Production', 'm')`."""
+        return self.download_model_version(model_uri, dst_path, progress)[1]
+
+    def download_model_version(
+        self,
+        model_uri: str | ModelRef,
+        dst_path: str | os.PathLike[str],
+        progress: Progress | None = None,
+    ) -> tuple[ModelVersion, Path]:
+        """`download_model`, also answering which version the URI resolved to."""
         version = self.resolve_model_version(model_uri)
         uri = self.get_model_version_download_uri(version.name, version.version)
         loc, rel = self._resolve_artifact_uri(uri)
         label = f"{version.name} v{version.version}"
-        return art.download(loc, rel, Path(dst_path), progress, label)
+        return version, art.download(loc, rel, Path(dst_path), progress, label)
 
     def download_artifact_uri(
         self,

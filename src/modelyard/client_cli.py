@@ -1,0 +1,608 @@
+"""The client half of the `modelyard` command: experiments, runs, models, artifacts.
+
+Each command parses its arguments, calls one `modelyard.client.Client` method
+and prints the answer: an aligned table by default, JSON with `--json`.
+The server is `--tracking-uri`, else MODELYARD_TRACKING_URI, else
+MLFLOW_TRACKING_URI, else http://127.0.0.1:5000. This module imports only the
+standard library until a command runs, so `modelyard server` does not pay for
+the client and the client commands never import the server stack.
+
+Exit codes (also in every command's --help):
+  0  success
+  1  the server refused the request (its message is printed), or a local
+     file could not be read or written
+  2  usage error: bad arguments, a malformed model URI, a missing local file
+  3  the tracking server could not be reached
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from modelyard.client import Client
+    from modelyard.client.progress import Progress
+
+    SubParsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+    Command: TypeAlias = Callable[[Client, argparse.Namespace], Any]
+
+EXIT_OK = 0
+EXIT_SERVER_ERROR = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+
+EXIT_CODES = """exit codes:
+  0  success
+  1  the server refused the request (its message is printed), or a local file error
+  2  usage error (bad arguments, malformed model URI, missing local file)
+  3  the tracking server could not be reached"""
+
+STAGES = ("None", "Staging", "Production", "Archived")
+
+
+
+# -- output --------------------------------------------------------------------
+def when(ms: int | None) -> str:
+    if not ms:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000))
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Left-aligned columns separated by two spaces; "-" for empty cells."""
+    cells = [[("-" if c is None or c == "" else str(c)) for c in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    lines = [headers, *cells]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
+    )
+
+
+def jsonable(value: Any) -> Any:
+    """Entities (frozen dataclasses) as plain JSON; non-finite floats as MLflow spells them."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if hasattr(value, "__fspath__"):
+        return str(value)
+    return value
+
+
+def emit(args: argparse.Namespace, data: Any, human: Callable[[], str]) -> None:
+    text = json.dumps(jsonable(data), indent=2) if args.json else human()
+    if text:
+        print(text)
+
+
+# -- argument helpers ----------------------------------------------------------
+def stage_arg(value: str) -> str:
+    for stage in STAGES:
+        if value.lower() == stage.lower():
+            return stage
+    raise argparse.ArgumentTypeError(
+        f"invalid stage {value!r} (choose from {', '.join(STAGES)}; any case)"
+    )
+
+
+def version_arg(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"invalid version {value!r} (a number from 1)")
+    return int(value)
+
+
+def _progress(args: argparse.Namespace) -> Progress | None:
+    if args.progress or (args.progress is None and sys.stderr.isatty()):
+        from modelyard.client.progress import ProgressBar
+
+        return ProgressBar(sys.stderr)
+    return None
+
+
+# -- commands ------------------------------------------------------------------
+def cmd_experiments_list(c: Client, args: argparse.Namespace) -> None:
+    view = "ALL" if args.all else "ACTIVE_ONLY"
+    page = c.search_experiments(args.filter, args.max_results, view_type=view)
+    emit(
+        args,
+        page.items,
+        lambda: table(
+            ["ID", "NAME", "STAGE", "CREATED", "ARTIFACT LOCATION"],
+            [
+                (
+                    e.experiment_id,
+                    e.name,
+                    e.lifecycle_stage,
+                    when(e.creation_time),
+                    e.artifact_location,
+                )
+                for e in page.items
+            ],
+        ),
+    )
+
+
+def _experiment_ids(c: Client, wanted: Sequence[str] | None) -> list[str]:
+    if not wanted:
+        return [e.experiment_id for e in c.search_experiments(max_results=1000).items]
+    ids = []
+    for item in wanted:
+        exp = c.get_experiment_by_name(item)
+        ids.append(exp.experiment_id if exp is not None else item)
+    return ids
+
+
+def cmd_runs_list(c: Client, args: argparse.Namespace) -> None:
+    ids = _experiment_ids(c, args.experiment)
+    view = "ALL" if args.all else "ACTIVE_ONLY"
+    page = c.search_runs(ids, args.filter or "", view, args.max_results, args.order_by)
+
+    def human() -> str:
+        rows = []
+        for r in page.items:
+            i = r.info
+            took = (
+                f"{(i.end_time - i.start_time) / 1000:.1f}s" if i.end_time and i.start_time else ""
+            )
+            rows.append((i.run_id, i.run_name, i.status, when(i.start_time), took, i.experiment_id))
+        return table(["RUN ID", "NAME", "STATUS", "STARTED", "DURATION", "EXPERIMENT"], rows)
+
+    emit(args, page.items, human)
+
+
+def cmd_runs_show(c: Client, args: argparse.Namespace) -> None:
+    run = c.get_run(args.run_id)
+
+    def human() -> str:
+        i, d = run.info, run.data
+        parts = [
+            table(
+                ["FIELD", "VALUE"],
+                [
+                    ("run_id", i.run_id),
+                    ("name", i.run_name),
+                    ("experiment_id", i.experiment_id),
+                    ("status", i.status),
+                    ("user", i.user_id),
+                    ("started", when(i.start_time)),
+                    ("ended", when(i.end_time)),
+                    ("artifact_uri", i.artifact_uri),
+                ],
+            )
+        ]
+        if d.params:
+            parts.append(
+                "\nParams\n" + table(["KEY", "VALUE"], [(p.key, p.value) for p in d.params])
+            )
+        if d.metrics:
+            parts.append(
+                "\nMetrics (latest)\n"
+                + table(["KEY", "VALUE", "STEP"], [(m.key, m.value, m.step) for m in d.metrics])
+            )
+        if d.tags:
+            parts.append("\nTags\n" + table(["KEY", "VALUE"], [(t.key, t.value) for t in d.tags]))
+        return "\n".join(parts)
+
+    emit(args, run, human)
+
+
+def cmd_models_list(c: Client, args: argparse.Namespace) -> None:
+    page = c.search_registered_models(args.filter, args.max_results)
+
+    def human() -> str:
+        rows = []
+        for m in page.items:
+            latest = max((v.version for v in m.latest_versions), default=None)
+            by_stage = {v.current_stage: v.version for v in m.latest_versions}
+            aliases = ", ".join(f"@{a.alias}={a.version}" for a in m.aliases)
+            rows.append(
+                (
+                    m.name,
+                    latest,
+                    by_stage.get("Staging"),
+                    by_stage.get("Production"),
+                    aliases,
+                    when(m.last_updated_timestamp),
+                )
+            )
+        return table(["NAME", "LATEST", "STAGING", "PRODUCTION", "ALIASES", "UPDATED"], rows)
+
+    emit(args, page.items, human)
+
+
+def _quote(name: str) -> str:
+    return "'" + name.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def cmd_models_show(c: Client, args: argparse.Namespace) -> None:
+    model = c.get_registered_model(args.name)
+    versions = c.search_model_versions(
+        f"name = {_quote(args.name)}", order_by=["version_number DESC"]
+    ).items
+
+    def human() -> str:
+        head = [("name", model.name), ("description", model.description)]
+        head += [("created", when(model.creation_timestamp))]
+        head += [("updated", when(model.last_updated_timestamp))]
+        head += [(f"tag {t.key}", t.value) for t in model.tags]
+        rows = [
+            (
+                v.version,
+                v.current_stage,
+                ", ".join(f"@{a}" for a in v.aliases),
+                when(v.creation_timestamp),
+                v.run_id,
+                v.source,
+            )
+            for v in versions
+        ]
+        return (
+            table(["FIELD", "VALUE"], head)
+            + "\n\nVersions\n"
+            + table(["VERSION", "STAGE", "ALIASES", "CREATED", "RUN ID", "SOURCE"], rows)
+        )
+
+    emit(args, {"registered_model": model, "model_versions": versions}, human)
+
+
+def cmd_models_promote(c: Client, args: argparse.Namespace) -> None:
+    mv = c.transition_model_version_stage(
+        args.name,
+        args.version,
+        args.to,
+        archive_existing_versions=args.archive_existing,
+        comment=args.comment,
+    )
+    emit(args, mv, lambda: f"{mv.name} version {mv.version} is now in {mv.current_stage}")
+
+
+def cmd_models_alias(c: Client, args: argparse.Namespace) -> None:
+    if args.delete:
+        c.delete_registered_model_alias(args.name, args.alias)
+        emit(
+            args,
+            {"name": args.name, "alias": args.alias, "deleted": True},
+            lambda: f"{args.name}: alias @{args.alias} deleted",
+        )
+        return
+    if args.version is None:
+        raise _Usage("models alias: VERSION is required unless --delete is given")
+    c.set_registered_model_alias(args.name, args.alias, args.version)
+    mv = c.get_model_version_by_alias(args.name, args.alias)
+    emit(args, mv, lambda: f"{mv.name}@{args.alias} -> version {mv.version}")
+
+
+def _event_text(e: Any) -> str:
+    if e.action == "created":
+        return "registered"
+    if e.action == "deleted":
+        return f"deleted (was {e.from_stage})" if e.from_stage else "deleted"
+    if e.action == "transition":
+        return f"{e.from_stage} -> {e.to_stage}"
+    if e.action == "alias_set":
+        was = f" (was v{e.previous_version})" if e.previous_version is not None else ""
+        return f"@{e.alias} set{was}"
+    if e.action == "alias_deleted":
+        return f"@{e.alias} removed"
+    return str(e.action)
+
+
+def cmd_models_history(c: Client, args: argparse.Namespace) -> None:
+    page = c.get_model_history(args.name, args.version, args.max_results)
+    emit(
+        args,
+        page.items,
+        lambda: table(
+            ["TIME", "VERSION", "EVENT", "CAUSE", "USER", "COMMENT"],
+            [
+                (when(e.timestamp), e.version, _event_text(e), e.cause, e.user_id, e.comment)
+                for e in page.items
+            ],
+        ),
+    )
+
+
+def cmd_models_rollback(c: Client, args: argparse.Namespace) -> None:
+    mv = c.rollback_model_stage(args.name, args.stage, args.comment)
+    emit(args, mv, lambda: f"{mv.name}: {args.stage} rolled back to version {mv.version}")
+
+
+def cmd_models_download(c: Client, args: argparse.Namespace) -> None:
+    from modelyard.client.uris import parse_model_ref
+
+    ref = parse_model_ref(args.model, bare_is_latest=True)
+    version, path = c.download_model_version(ref, args.dir, _progress(args))
+    emit(
+        args,
+        {
+            "name": version.name,
+            "version": version.version,
+            "stage": version.current_stage,
+            "path": str(path),
+        },
+        lambda: f"{version.name} version {version.version} ({version.current_stage}) -> {path}",
+    )
+
+
+def cmd_artifacts_upload(c: Client, args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from modelyard.client import InvalidArgument
+
+    src = Path(args.local_path)
+    progress = _progress(args)
+    if src.is_dir():
+        c.log_artifacts(args.run_id, src, args.artifact_path, progress)
+    elif src.is_file():
+        c.log_artifact(args.run_id, src, args.artifact_path, progress)
+    else:
+        raise InvalidArgument(f"No such file or directory: {src}")
+    dest = args.artifact_path or ""
+    emit(
+        args,
+        {"run_id": args.run_id, "local_path": str(src), "artifact_path": dest},
+        lambda: f"uploaded {src} to runs:/{args.run_id}/{dest}".rstrip("/"),
+    )
+
+
+def cmd_artifacts_download(c: Client, args: argparse.Namespace) -> None:
+    path = c.download_artifact_uri(args.uri, args.dir, _progress(args))
+    emit(args, {"uri": args.uri, "path": str(path)}, lambda: f"{args.uri} -> {path}")
+
+
+def cmd_artifacts_list(c: Client, args: argparse.Namespace) -> None:
+    files = c.list_artifacts(args.run_id, args.path)
+    emit(
+        args,
+        files,
+        lambda: table(
+            ["PATH", "SIZE"],
+            [
+                (f.path + "/" if f.is_dir else f.path, "" if f.is_dir else f.file_size)
+                for f in files
+            ],
+        ),
+    )
+
+
+# -- wiring --------------------------------------------------------------------
+class _Usage(Exception):
+    pass
+
+
+def run_command(command: Command, args: argparse.Namespace) -> int:
+    """Run one command with a client; turn failures into a message and an exit code."""
+    from modelyard.client import Client, InvalidArgument, ServerUnreachable
+    from modelyard.errors import ModelyardError
+
+    try:
+        with Client(args.tracking_uri) as client:
+            command(client, args)
+        return EXIT_OK
+    except ServerUnreachable as exc:
+        print(f"modelyard: {exc.message}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except (InvalidArgument, _Usage) as exc:
+        print(f"modelyard: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ModelyardError as exc:
+        print(f"modelyard: {exc.message} [{exc.code}]", file=sys.stderr)
+        return EXIT_SERVER_ERROR
+    except OSError as exc:
+        print(f"modelyard: {exc}", file=sys.stderr)
+        return EXIT_SERVER_ERROR
+    except KeyboardInterrupt:
+        print("modelyard: interrupted", file=sys.stderr)
+        return 130
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--tracking-uri",
+        metavar="URL",
+        default=None,
+        help="tracking server [MODELYARD_TRACKING_URI, MLFLOW_TRACKING_URI; "
+        "default http://127.0.0.1:5000]",
+    )
+    common.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return common
+
+
+def _transfer() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar on stderr (default: when stderr is a terminal)",
+    )
+    return p
+
+
+def add_client_commands(sub: SubParsers) -> None:
+    """Add `experiments`, `runs`, `models` and `artifacts` to the `modelyard` parser."""
+    common = _common()
+    transfer = _transfer()
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    def group(name: str, helptext: str) -> SubParsers:
+        p = sub.add_parser(
+            name, help=helptext, description=helptext, epilog=EXIT_CODES, formatter_class=fmt
+        )
+        return p.add_subparsers(dest=f"{name}_command", required=True, metavar="COMMAND")
+
+    def command(
+        parent: SubParsers,
+        name: str,
+        fn: Command,
+        helptext: str,
+        *,
+        transfers: bool = False,
+    ) -> argparse.ArgumentParser:
+        parents = [common, transfer] if transfers else [common]
+        p = parent.add_parser(
+            name,
+            help=helptext,
+            description=helptext,
+            epilog=EXIT_CODES,
+            formatter_class=fmt,
+            parents=parents,
+        )
+        p.set_defaults(func=lambda args: run_command(fn, args))
+        return p
+
+    # experiments
+    g = group("experiments", "List experiments on a tracking server.")
+    p = command(g, "list", cmd_experiments_list, "List experiments.")
+    p.add_argument("--filter", help="MLflow search filter, e.g. \"name LIKE 'mnist%%'\"")
+    p.add_argument("--all", action="store_true", help="include deleted experiments")
+    p.add_argument("--max-results", type=int, default=1000, metavar="N")
+
+    # runs
+    g = group("runs", "List and inspect runs.")
+    p = command(
+        g,
+        "list",
+        cmd_runs_list,
+        "List runs, filtered and ordered with MLflow's search grammar.",
+    )
+    p.add_argument(
+        "--experiment",
+        "-e",
+        action="append",
+        metavar="ID_OR_NAME",
+        help="experiment to search (repeatable; default: every active experiment)",
+    )
+    p.add_argument(
+        "--filter",
+        help="e.g. \"metrics.acc > 0.9 and params.lr = '0.01' and attributes.status = 'FINISHED'\"",
+    )
+    p.add_argument(
+        "--order-by",
+        action="append",
+        metavar="CLAUSE",
+        help="e.g. 'metrics.acc DESC' (repeatable; default: newest first)",
+    )
+    p.add_argument("--all", action="store_true", help="include deleted runs")
+    p.add_argument("--max-results", type=int, default=100, metavar="N")
+    p = command(g, "show", cmd_runs_show, "Show a run's info, params, latest metrics and tags.")
+    p.add_argument("run_id", metavar="RUN_ID")
+
+    # models
+    g = group("models", "Registered models: list, inspect, promote, alias, roll back, download.")
+    p = command(
+        g,
+        "list",
+        cmd_models_list,
+        "List registered models with their latest, Staging and Production versions.",
+    )
+    p.add_argument("--filter", help="e.g. \"name LIKE 'mnist%%'\"")
+    p.add_argument("--max-results", type=int, default=100, metavar="N")
+    p = command(g, "show", cmd_models_show, "Show a registered model and its versions.")
+    p.add_argument("name", metavar="NAME")
+    p = command(
+        g,
+        "promote",
+        cmd_models_promote,
+        "Move a model version to a stage. On a modelyard server Staging and "
+        "Production hold one version each: the version they held is archived.",
+    )
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("version", metavar="VERSION", type=version_arg)
+    p.add_argument(
+        "--to",
+        required=True,
+        type=stage_arg,
+        metavar="STAGE",
+        help=f"target stage: {', '.join(STAGES)}",
+    )
+    p.add_argument("--comment", help="kept in modelyard's promotion history")
+    p.add_argument(
+        "--archive-existing",
+        action="store_true",
+        help="archive the versions now in the target stage (MLflow's archive_existing_versions)",
+    )
+    p = command(g, "alias", cmd_models_alias, "Point an alias (e.g. champion) at a version.")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("alias", metavar="ALIAS")
+    p.add_argument("version", metavar="VERSION", type=version_arg, nargs="?")
+    p.add_argument("--delete", action="store_true", help="remove the alias instead")
+    p = command(g, "history", cmd_models_history, "Show a model's promotion history, newest first.")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--version", type=version_arg, help="only this version's events")
+    p.add_argument("--max-results", type=int, default=100, metavar="N")
+    p = command(
+        g,
+        "rollback",
+        cmd_models_rollback,
+        "Give a stage back to the version that held it before the current one "
+        "(modelyard servers only).",
+    )
+    p.add_argument("name", metavar="NAME")
+    p.add_argument(
+        "--stage",
+        type=stage_arg,
+        default="Production",
+        help="Staging or Production (default: Production)",
+    )
+    p.add_argument("--comment", help="kept in the promotion history")
+    p = command(
+        g,
+        "download",
+        cmd_models_download,
+        "Download a model version's files into DIR.",
+        transfers=True,
+    )
+    p.add_argument(
+        "model",
+        metavar="NAME[/STAGE|/VERSION|/latest|@ALIAS]",
+        help="e.g. mnist_test/Production, mnist_test/3, mnist_test@champion; "
+        "a bare NAME is its latest version; a models:/ prefix is accepted",
+    )
+    p.add_argument("dir", metavar="DIR", help="destination directory (created if missing)")
+
+    # artifacts
+    g = group("artifacts", "Upload, download and list run artifacts.")
+    p = command(
+        g,
+        "upload",
+        cmd_artifacts_upload,
+        "Upload a file or a directory's files to a run's artifacts.",
+        transfers=True,
+    )
+    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("local_path", metavar="PATH", help="file or directory to upload")
+    p.add_argument("--artifact-path", metavar="DIR", help="folder in the run (default: root)")
+    p = command(
+        g,
+        "download",
+        cmd_artifacts_download,
+        "Download artifacts (a file or folder) into DIR.",
+        transfers=True,
+    )
+    p.add_argument(
+        "uri",
+        metavar="URI",
+        help="runs:/<run_id>[/path], models:/<name>/<version|stage>, models:/<name>@<alias>, "
+        "or an mlflow-artifacts:/ URI",
+    )
+    p.add_argument("dir", metavar="DIR", help="destination (created if missing)")
+    p = command(g, "list", cmd_artifacts_list, "List a run's artifacts under PATH.")
+    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("path", metavar="PATH", nargs="?", default=None)
