@@ -92,6 +92,8 @@ def _translate(exc: Exception) -> Exception:
         return InvalidParameterValue(f"Constraint violated: {exc}")
     if name in ("StringDataRightTruncation", "NumericValueOutOfRange", "DataError"):
         return InvalidParameterValue(f"Value out of range: {exc}")
+    if isinstance(exc, OverflowError):
+        return InvalidParameterValue(f"A number is out of the 64-bit range: {exc}")
     if isinstance(exc, (sqlite3.Error,)) or type(exc).__module__.startswith("psycopg"):
         return InternalError(f"Database error: {exc}")
     return exc

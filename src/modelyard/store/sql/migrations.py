@@ -95,7 +95,7 @@ MIGRATIONS: list[Migration] = [
                 timestamp BIGINT NOT NULL,
                 value {float} NOT NULL,
                 is_nan SMALLINT NOT NULL DEFAULT 0,
-                PRIMARY KEY (run_uuid, key, step, timestamp, value, is_nan)
+                PRIMARY KEY (run_uuid, key, timestamp, step, value, is_nan)
             ) {without_rowid}""",
             # One row per (run, key): the value search and the runs table show.
             """CREATE TABLE latest_metrics (

@@ -56,11 +56,15 @@ def _marks(n: int) -> str:
 
 def _exp_id(experiment_id: str) -> int:
     try:
-        return int(experiment_id)
+        value = int(experiment_id)
     except (TypeError, ValueError):
         raise InvalidParameterValue(
             f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer."
         ) from None
+    if not 0 <= value < 2**63:
+        # No such row can exist; say so rather than let the driver overflow.
+        raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
+    return value
 
 
 def _metric_value(row_value: float, is_nan: int) -> float:
