@@ -10,6 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from s3servers import S3Target, s3_for_tests
 from servers import ServerProcess, modelyard_server, throwaway_postgres
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -20,6 +21,13 @@ def pg_database() -> Iterator[str]:
     """One throwaway PostgreSQL database per test session (per xdist worker)."""
     with throwaway_postgres() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def s3_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Target]:
+    """SeaweedFS for this session (per xdist worker), or the S3 named by MODELYARD_TEST_S3_URL."""
+    with s3_for_tests(tmp_path_factory.mktemp("s3")) as target:
+        yield target
 
 
 @pytest.fixture(params=BACKENDS)

@@ -1,7 +1,10 @@
 """The artifact store contract, run against every backend by one parametrised fixture.
 
-Add a backend by adding a param to `artifact_store` (S3 comes next); every test
-below must then pass unchanged.
+Add a backend by adding a param to `artifact_store`; every test below must then
+pass unchanged. "s3" is SeaweedFS started once per session (or the external S3
+named by MODELYARD_TEST_S3_URL, see tests/s3servers.py), each test under a fresh
+prefix of one bucket, with S3's smallest part size so a few MiB already take the
+multipart path.
 """
 
 from __future__ import annotations
@@ -14,7 +17,13 @@ import anyio
 import pytest
 
 from modelyard.errors import InvalidParameterValue, NotImplementedByServer, ResourceDoesNotExist
-from modelyard.store.artifacts import ArtifactStore, FileInfo, LocalArtifactStore, StoredFile
+from modelyard.store.artifacts import (
+    ArtifactStore,
+    FileInfo,
+    LocalArtifactStore,
+    S3ArtifactStore,
+    StoredFile,
+)
 from modelyard.store.artifacts.base import (
     CHUNK_SIZE,
     MULTIPART_DOWNLOAD_UNSUPPORTED,
@@ -22,12 +31,16 @@ from modelyard.store.artifacts.base import (
     TEMP_PREFIX,
 )
 from modelyard.store.artifacts.paths import clean_artifact_path, resolve_under
+from modelyard.store.artifacts.s3 import MIN_PART_SIZE
 
 
-@pytest.fixture(params=["local"])
+@pytest.fixture(params=["local", "s3"])
 def artifact_store(request: pytest.FixtureRequest, tmp_path: Path) -> ArtifactStore:
     if request.param == "local":
         return LocalArtifactStore(tmp_path / "artifacts")
+    if request.param == "s3":
+        target = request.getfixturevalue("s3_target")
+        return target.store(part_size=MIN_PART_SIZE)  # type: ignore[no-any-return]
     raise AssertionError(request.param)
 
 
@@ -55,7 +68,9 @@ def read_all(store: ArtifactStore, path: str) -> bytes:
 
 
 def leftovers(store: ArtifactStore) -> list[str]:
-    """Every name under a local store's root that is an in-flight upload."""
+    """In-flight uploads: temporary files of a local store, open multipart uploads on S3."""
+    if isinstance(store, S3ArtifactStore):
+        return store.incomplete_uploads()
     assert isinstance(store, LocalArtifactStore)
     names = [name for _, _, files in os.walk(store.root) for name in files]
     return [name for name in names if name.startswith(TEMP_PREFIX)]
@@ -144,14 +159,15 @@ def test_a_broken_sync_upload_leaves_nothing(artifact_store: ArtifactStore) -> N
     assert leftovers(artifact_store) == []
 
 
-@pytest.mark.parametrize("sent", [1000, 2 << 20], ids=["small", "large"])
+# "large" has reached the disk (local) or sent a part (S3, 5 MiB parts) when it breaks.
+@pytest.mark.parametrize("sent", [1000, 6 << 20], ids=["small", "large"])
 def test_a_broken_async_upload_keeps_the_previous_file(
     artifact_store: ArtifactStore, sent: int
 ) -> None:
     put(artifact_store, "keep.bin", b"previous")
 
     async def chunks() -> AsyncIterator[bytes]:
-        yield b"a" * sent  # "large" has reached the disk when the stream breaks
+        yield b"a" * sent
         raise Boom()
 
     async def main() -> None:
@@ -167,7 +183,9 @@ def test_a_cancelled_upload_leaves_nothing(artifact_store: ArtifactStore) -> Non
     started = anyio.Event()
 
     async def endless() -> AsyncIterator[bytes]:
-        yield b"a" * (CHUNK_SIZE + 1)  # more than one batch: a temporary file exists
+        # Past one batch (local: a temporary file exists) and one part (S3: an
+        # open multipart upload holds it).
+        yield b"a" * max(CHUNK_SIZE + 1, MIN_PART_SIZE + 1)
         started.set()
         await anyio.sleep_forever()
         yield b""  # pragma: no cover
@@ -240,6 +258,8 @@ def test_delete_refuses_the_root(artifact_store: ArtifactStore) -> None:
 
 # -- multipart: MLflow's answer for a repository without support -----------------------------
 def test_multipart_hooks_answer_as_mlflow_for_local(artifact_store: ArtifactStore) -> None:
+    if isinstance(artifact_store, S3ArtifactStore):
+        pytest.skip("S3 supports multipart uploads: tests/store/test_s3_artifact_store.py")
     with pytest.raises(NotImplementedByServer) as exc:
         artifact_store.create_multipart_upload("d", "/tmp/x.bin", 3)
     assert exc.value.message == MULTIPART_UPLOAD_UNSUPPORTED

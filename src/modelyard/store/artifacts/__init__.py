@@ -1,4 +1,4 @@
-"""Artifact stores: where artifact files live (a local folder today, S3 next).
+"""Artifact stores: where artifact files live (a local folder, an S3-compatible bucket).
 
 `open_artifact_store(location)` is the one place a location string becomes a
 store, so adding a backend means adding a branch here and a parameter to the
@@ -23,6 +23,7 @@ from modelyard.store.artifacts.base import (
 )
 from modelyard.store.artifacts.local import LocalArtifactStore
 from modelyard.store.artifacts.paths import clean_artifact_path, join_artifact_path
+from modelyard.store.artifacts.s3 import S3ArtifactStore, S3Connection, S3Options
 
 __all__ = [
     "CHUNK_SIZE",
@@ -32,6 +33,9 @@ __all__ = [
     "MultipartCredential",
     "MultipartUpload",
     "PresignedDownload",
+    "S3ArtifactStore",
+    "S3Connection",
+    "S3Options",
     "StoredFile",
     "UploadedPart",
     "clean_artifact_path",
@@ -52,13 +56,19 @@ def local_path_of(location: str) -> Path | None:
     return None
 
 
-def open_artifact_store(location: str) -> ArtifactStore:
-    """The store for an artifact location: a folder path, `file://` URI, (later) `s3://`."""
+def open_artifact_store(location: str, *, s3: S3Connection | None = None) -> ArtifactStore:
+    """The store for an artifact location: a folder path, `file://` URI or `s3://bucket/prefix`.
+
+    `s3` is the shared S3 client settings (endpoint, addressing, checksums); without
+    it an s3:// location gets one resolved from the environment alone.
+    """
     folder = local_path_of(location)
     if folder is not None:
         return LocalArtifactStore(folder)
     scheme = urlparse(location).scheme
+    if scheme == "s3":
+        return S3ArtifactStore.from_uri(location, s3)
     raise NotImplementedByServer(
         f"Artifact location {location!r} uses the {scheme}:// scheme, which this server "
-        "cannot read or write yet; only local folders and file:// URIs are supported."
+        "cannot read or write; only local folders, file:// URIs and s3:// are supported."
     )
