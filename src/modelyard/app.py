@@ -117,11 +117,13 @@ def all_routes() -> list[BaseRoute]:
         "model_versions",
         "logged_models",
         "history",
+        "modelyard.ui.routes",  # the web UI: its own package, named in full
     ):
+        qualified = name if name.startswith("modelyard.") else f"modelyard.http.{name}"
         try:
-            module = importlib.import_module(f"modelyard.http.{name}")
+            module = importlib.import_module(qualified)
         except ModuleNotFoundError as exc:
-            if exc.name == f"modelyard.http.{name}":
+            if exc.name == qualified:
                 continue
             raise
         specs.extend(getattr(module, "ROUTES", []))

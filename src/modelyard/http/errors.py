@@ -1,8 +1,10 @@
 """The one place where exceptions become HTTP responses.
 
 API paths get MLflow's JSON error body with the status its error code maps to;
-an unexpected exception is logged with its traceback and answered with a
-generic INTERNAL_ERROR, so no traceback ever reaches a client.
+a browser asking for a UI page (any other path, `Accept: text/html`) gets the
+UI's HTML error page with the same status instead. An unexpected exception is
+logged with its traceback and answered with a generic INTERNAL_ERROR, so no
+traceback ever reaches a client.
 """
 
 from __future__ import annotations
@@ -32,13 +34,31 @@ def to_error(exc: BaseException) -> ModelyardError:
     return InternalError("The server hit an unexpected error; the server log has the details.")
 
 
+def _status(exc: BaseException, err: ModelyardError) -> int:
+    if isinstance(exc, HTTPException) and exc.status_code not in (404,):
+        return exc.status_code
+    return err.http_status
+
+
 def render_error(exc: BaseException) -> Response:
     err = to_error(exc)
-    status = err.http_status
-    if isinstance(exc, HTTPException) and exc.status_code not in (404,):
-        status = exc.status_code
-    return json_response(err.to_dict(), status=status)
+    return json_response(err.to_dict(), status=_status(exc, err))
+
+
+# Paths that always answer JSON errors, whatever the client accepts.
+_API_PREFIXES = ("/api/", "/ajax-api/", "/get-artifact", "/model-versions/", "/health", "/version")
+
+
+def wants_html(request: Request) -> bool:
+    return not request.url.path.startswith(_API_PREFIXES) and "text/html" in request.headers.get(
+        "accept", ""
+    )
 
 
 async def handle_exception(request: Request, exc: Exception) -> Response:
+    if wants_html(request):
+        from modelyard.ui.render import error_page  # the UI is imported only when used
+
+        err = to_error(exc)
+        return error_page(request, err, _status(exc, err))
     return render_error(exc)

@@ -1,0 +1,51 @@
+"""The UI's route table, mounted by `create_app` next to the REST API.
+
+Pages live at short paths (`/experiments`, `/runs/<id>`, `/models/<name>`);
+what the pages' scripts fetch (chart points, fragments) lives under `/ui/`;
+static files under `/static/`. None of these prefixes overlaps the API's
+(`/api`, `/ajax-api`, `/health`, `/version`, `/get-artifact`,
+`/model-versions/get-artifact`), and `tests/ui` checks that.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from modelyard.ui import experiments, models, runs
+from modelyard.ui.web import view
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+async def home(request: Request) -> Response:
+    return RedirectResponse("/experiments", status_code=307)
+
+
+_VERSION = "/models/{name}/versions/{version:int}"
+
+RAW_ROUTES: list[BaseRoute] = [
+    Route("/", home, methods=["GET"]),
+    Route("/experiments", view(experiments.experiments_list), methods=["GET"]),
+    Route("/experiments/{experiment_id}", view(experiments.experiment_page), methods=["GET"]),
+    Route("/compare", view(experiments.compare_page), methods=["GET"]),
+    Route("/runs/{run_id}", view(runs.run_page), methods=["GET"]),
+    Route("/ui/series", view(runs.metric_series), methods=["GET"]),
+    Route("/ui/runs/{run_id}/artifact-tree", view(runs.artifact_tree), methods=["GET"]),
+    Route("/ui/runs/{run_id}/artifact-preview", view(runs.artifact_preview), methods=["GET"]),
+    Route("/models", view(models.models_list), methods=["GET"]),
+    Route("/models/{name}", view(models.model_page), methods=["GET"]),
+    Route(_VERSION, view(models.version_page), methods=["GET"]),
+    Route(f"{_VERSION}/stage", view(models.stage_confirm), methods=["GET"]),
+    Route(f"{_VERSION}/stage", view(models.stage_apply), methods=["POST"]),
+    Route(f"{_VERSION}/alias", view(models.alias_confirm), methods=["GET"]),
+    Route(f"{_VERSION}/alias", view(models.alias_apply), methods=["POST"]),
+    Route(f"{_VERSION}/description", view(models.description_apply), methods=["POST"]),
+    Route(f"{_VERSION}/tags", view(models.tag_apply), methods=["POST"]),
+    Route(f"{_VERSION}/download", models.download_version, methods=["GET"]),
+    Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+]
