@@ -76,7 +76,7 @@ def metric_points(
         sql += f" AND {column} <= ?"
         params.append(int(hi) if float(hi).is_integer() else hi)
     with db.read() as tx:
-        rows = tx.all(sql, params)
+        rows: list[Any] = tx.all(sql, params)
     # Rows come in primary-key order (timestamp first), which is nearly step
     # order too, so this sort is close to linear.
     rows.sort()
