@@ -65,7 +65,6 @@ from modelyard.entities import (
     LifecycleStage,
     Page,
     Param,
-    Run,
     RunInfo,
     Tag,
 )
@@ -97,6 +96,7 @@ SEARCH_REGISTERED_MODELS_MAX = 1000
 SEARCH_MODEL_VERSIONS_DEFAULT = 10_000
 SEARCH_MODEL_VERSIONS_MAX = 200_000
 SEARCH_LOGGED_MODELS_DEFAULT = 100
+RUN_ROOT_PAGE = 5000
 SEARCH_LOGGED_MODELS_MAX = 50_000  # MLflow sets no limit; ours matches search-runs
 HISTORY_DEFAULT = 100
 HISTORY_MAX = 1000
@@ -124,7 +124,7 @@ class Tracking(Protocol):
 
     def get_run_info(self, run_id: str) -> RunInfo: ...
 
-    def search_runs(
+    def search_run_infos(
         self,
         experiment_ids: Sequence[str],
         filter_string: str | None = None,
@@ -132,7 +132,7 @@ class Tracking(Protocol):
         max_results: int | None = None,
         order_by: Sequence[str] = (),
         page_token: str | None = None,
-    ) -> Page[Run]: ...
+    ) -> Page[RunInfo]: ...
 
 
 # -- small validators ------------------------------------------------------------------
@@ -968,6 +968,11 @@ class RegistryService:
             # has a metric on any dataset.
             return Page([], None)
         run_root, run_id = _run_root_query(filters)
+        if run_root and max_results is None:
+            # The 3.x client pages through every candidate of the experiment
+            # (it filters by run itself), sending no max_results: large pages
+            # of these cheap rows keep that to a few requests.
+            limit = RUN_ROOT_PAGE
         if not run_root:
             return self.store.search_logged_models(experiment_ids, filters, order, limit, offset)
         return self._search_with_run_roots(experiment_ids, filters, order, limit, offset, run_id)
@@ -1013,13 +1018,13 @@ class RegistryService:
             if info.experiment_id not in experiment_ids or info.lifecycle_stage != "active":
                 return [], False
             return [self._run_folder_model(info)], False
-        page = self.tracking.search_runs(
+        page = self.tracking.search_run_infos(
             experiment_ids,
             max_results=limit,
             page_token=sf.encode_page_token(offset) if offset else None,
         )
         return [
-            self._run_folder_model(r.info) for r in page.items
+            self._run_folder_model(info) for info in page.items
         ], page.next_page_token is not None
 
 

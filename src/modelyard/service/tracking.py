@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from modelyard.entities import (
@@ -368,14 +369,43 @@ class TrackingService:
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[Run]:
+        args = self._search_args(
+            experiment_ids, filter_string, view_type, max_results, order_by, page_token
+        )
+        return self.store.search_runs(*args) if args else Page([], None)
+
+    def search_run_infos(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        view_type: str | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[str] = (),
+        page_token: str | None = None,
+    ) -> Page[RunInfo]:
+        """`search_runs` for callers that need only the runs' infos (cheaper)."""
+        args = self._search_args(
+            experiment_ids, filter_string, view_type, max_results, order_by, page_token
+        )
+        return self.store.search_run_infos(*args) if args else Page([], None)
+
+    def _search_args(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None,
+        view_type: str | None,
+        max_results: int | None,
+        order_by: Sequence[str],
+        page_token: str | None,
+    ) -> tuple[Any, ...] | None:
         limit = v.validate_max_results(
             max_results, v.SEARCH_MAX_RESULTS_DEFAULT, v.SEARCH_MAX_RESULTS_THRESHOLD
         )
         for exp_id in experiment_ids:
             v.parse_experiment_id(exp_id)
         if not experiment_ids:
-            return Page([], None)
-        return self.store.search_runs(
+            return None
+        return (
             experiment_ids,
             sf.parse_run_filter(filter_string),
             _view_type(view_type),

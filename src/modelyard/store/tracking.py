@@ -116,6 +116,18 @@ class TrackingStore(ABC):
     def log_outputs(self, run_id: str, models: Sequence[ModelIO]) -> None: ...
 
     @abstractmethod
+    def search_run_infos(
+        self,
+        experiment_ids: Sequence[str],
+        filters: Sequence[Comparison],
+        view_type: str,
+        max_results: int,
+        order_by: Sequence[OrderKey],
+        offset: int,
+    ) -> Page[RunInfo]:
+        """Like `search_runs` without params, metrics, tags and inputs."""
+
+    @abstractmethod
     def search_runs(
         self,
         experiment_ids: Sequence[str],

@@ -557,7 +557,7 @@ class SqlTrackingStore(TrackingStore):
             [(run_id, m.model_id, direction, m.step, start + 1 + i) for i, m in enumerate(models)],
         )
 
-    def search_runs(
+    def search_run_infos(
         self,
         experiment_ids: Sequence[str],
         filters: Sequence[Comparison],
@@ -565,7 +565,7 @@ class SqlTrackingStore(TrackingStore):
         max_results: int,
         order_by: Sequence[OrderKey],
         offset: int,
-    ) -> Page[Run]:
+    ) -> Page[RunInfo]:
         sql, params = search_sql.run_search_sql(
             [str(_exp_id(e)) for e in experiment_ids],
             filters,
@@ -577,17 +577,36 @@ class SqlTrackingStore(TrackingStore):
         )
         with self.db.read() as tx:
             ids = [row[0] for row in tx.all(sql, params)]
-            page = ids[:max_results]
-            infos: dict[str, RunInfo] = {}
-            for chunk in _chunks(page):
-                for row in tx.all(
-                    f"SELECT {_RUN_COLS} FROM runs WHERE run_uuid IN ({_marks(len(chunk))})",
-                    chunk,
-                ):
-                    infos[row[0]] = _run_info(row)
-            runs = self._hydrate(tx, [infos[i] for i in page if i in infos])
+            infos = self._infos(tx, ids[:max_results])
         token = encode_page_token(offset + max_results) if len(ids) > max_results else None
-        return Page(runs, token)
+        return Page(infos, token)
+
+    def _infos(self, tx: Tx, run_ids: Sequence[str]) -> list[RunInfo]:
+        """Run infos in the order of `run_ids` (missing ids are skipped)."""
+        found: dict[str, RunInfo] = {}
+        for chunk in _chunks(run_ids):
+            for row in tx.all(
+                f"SELECT {_RUN_COLS} FROM runs WHERE run_uuid IN ({_marks(len(chunk))})",
+                chunk,
+            ):
+                found[row[0]] = _run_info(row)
+        return [found[i] for i in run_ids if i in found]
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filters: Sequence[Comparison],
+        view_type: str,
+        max_results: int,
+        order_by: Sequence[OrderKey],
+        offset: int,
+    ) -> Page[Run]:
+        page = self.search_run_infos(
+            experiment_ids, filters, view_type, max_results, order_by, offset
+        )
+        with self.db.read() as tx:
+            runs = self._hydrate(tx, page.items)
+        return Page(runs, page.next_page_token)
 
     # -- metrics ------------------------------------------------------------
     def get_metric_history(
