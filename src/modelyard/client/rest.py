@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from modelyard.errors import (
+    EndpointNotFound,
     InvalidParameterValue,
     ModelyardError,
     TemporarilyUnavailable,
@@ -165,7 +166,13 @@ class Rest:
 
     def modelyard(self, method: str, endpoint: str, body: Json | None = None) -> Json:
         """Call modelyard's own API (`/api/modelyard/v1/<endpoint>`)."""
-        return self.call(method, f"{MODELYARD_API}/{endpoint}", body)
+        try:
+            return self.call(method, f"{MODELYARD_API}/{endpoint}", body)
+        except EndpointNotFound as exc:
+            raise EndpointNotFound(
+                f"The server at {self.base_url} has no {MODELYARD_API}/{endpoint}: promotion "
+                "history, stage holders and rollback need a modelyard server."
+            ) from exc
 
     def call(self, method: str, path: str, body: Json | None = None) -> Json:
         body = {k: v for k, v in (body or {}).items() if v is not None}
@@ -268,7 +275,10 @@ def error_from_response(response: httpx.Response) -> ModelyardError:
         body = None
     if isinstance(body, dict) and "error_code" in body:
         return error_from_dict(body, status)
-    text = " ".join(response.text.split())[:300]
+    # Plain-text bodies say something useful (MLflow's 503 when artifact serving
+    # is off); HTML error pages do not.
+    html = "html" in response.headers.get("content-type", "")
+    text = "" if html else " ".join(response.text.split())[:300]
     request = response.request
     message = f"{request.method} {request.url} answered HTTP {status}" + (
         f": {text}" if text else ""
