@@ -41,8 +41,9 @@ SETTINGS_SPEC: tuple[Setting, ...] = (
         "artifacts_destination",
         "--artifacts-destination",
         None,
-        "Where proxied artifacts are stored (a local path or file:// URI). "
-        f"Default: {DEFAULT_DATA_DIR}/artifacts.",
+        "Where proxied artifacts are stored: a local path, a file:// URI or "
+        "s3://bucket/prefix (credentials from the standard AWS variables, AWS_PROFILE "
+        f"or an instance role). Default: {DEFAULT_DATA_DIR}/artifacts.",
     ),
     Setting(
         "default_artifact_root",
@@ -59,6 +60,32 @@ SETTINGS_SPEC: tuple[Setting, ...] = (
         "Proxy artifact uploads and downloads through the server (MLflow's default). "
         "--no-serve-artifacts turns the /api/2.0/mlflow-artifacts routes off.",
         bool,
+    ),
+    Setting(
+        "s3_endpoint_url",
+        "--s3-endpoint-url",
+        None,
+        "Endpoint of an S3-compatible object store (SeaweedFS, Ceph radosgw, MinIO). "
+        "Default: MLFLOW_S3_ENDPOINT_URL, then AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, "
+        "else AWS S3 itself.",
+    ),
+    Setting(
+        "s3_addressing_style",
+        "--s3-addressing-style",
+        None,
+        "How buckets appear in S3 URLs: path (host/bucket/key) or virtual "
+        "(bucket.host/key). Default: MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE, else path "
+        "with a custom endpoint and auto on AWS.",
+        choices=("path", "virtual", "auto"),
+    ),
+    Setting(
+        "s3_checksums",
+        "--s3-checksums",
+        None,
+        "When boto3 adds CRC checksums to S3 requests: when_supported (boto3's default "
+        "since 1.36) or when_required, for S3-compatible servers that reject the newer "
+        "checksum headers. Default: AWS_REQUEST_CHECKSUM_CALCULATION, else boto3's default.",
+        choices=("when_required", "when_supported"),
     ),
     Setting(
         "workers", "--workers", 1, "Number of server processes sharing the listening port.", int
@@ -90,6 +117,9 @@ class Settings:
     artifacts_destination: str | None = None
     default_artifact_root: str | None = None
     serve_artifacts: bool = True
+    s3_endpoint_url: str | None = None
+    s3_addressing_style: str | None = None
+    s3_checksums: str | None = None
     workers: int = 1
     log_level: str = "info"
     stage_policy: str = "exclusive"
@@ -170,6 +200,15 @@ def validate(settings: Settings) -> None:
         )
     if settings.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {settings.workers}")
+    if settings.s3_addressing_style not in (None, "path", "virtual", "auto"):
+        raise ValueError(
+            "--s3-addressing-style must be path, virtual or auto, "
+            f"got {settings.s3_addressing_style!r}"
+        )
+    if settings.s3_checksums not in (None, "when_required", "when_supported"):
+        raise ValueError(
+            f"--s3-checksums must be when_required or when_supported, got {settings.s3_checksums!r}"
+        )
     if settings.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
         raise ValueError(f"unknown log level {settings.log_level!r}")
 

@@ -18,6 +18,7 @@ is client-supplied, so `mlflow-artifacts:/../../etc` must not escape either.
 from __future__ import annotations
 
 import builtins
+import functools
 import posixpath
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from modelyard.store.artifacts import (
     ArtifactStore,
     FileInfo,
     MultipartUpload,
+    S3Connection,
+    S3Options,
     StoredFile,
     UploadedPart,
     clean_artifact_path,
@@ -233,7 +236,19 @@ def _too_large(limit: int) -> InvalidParameterValue:
 
 
 def wire(services: Any) -> None:
-    """Called by `create_app`: build the artifact service from the settings."""
+    """Called by `create_app`: build the artifact service from the settings.
+
+    One S3 connection (endpoint, addressing, checksums; a boto3 client made on
+    first use) serves the destination and any s3:// experiment location.
+    """
     settings = services.settings
-    proxied = open_artifact_store(settings.artifacts_root) if settings.serve_artifacts else None
-    services.artifacts = ArtifactService(services.tracking, proxied)
+    s3 = S3Connection(
+        S3Options.resolve(
+            endpoint_url=settings.s3_endpoint_url,
+            addressing_style=settings.s3_addressing_style,
+            checksums=settings.s3_checksums,
+        )
+    )
+    open_store = functools.partial(open_artifact_store, s3=s3)
+    proxied = open_store(settings.artifacts_root) if settings.serve_artifacts else None
+    services.artifacts = ArtifactService(services.tracking, proxied, open_store)
