@@ -137,6 +137,12 @@ class RunningServer:
         """(RSS MB, PSS MB, process count) summed over the server's process tree."""
         return tree_memory(self.proc.pid)
 
+    def idle_cpu_percent(self, seconds: float) -> float:
+        """CPU used by the tree over `seconds` of no requests, as % of one core."""
+        before = tree_cpu_seconds(self.proc.pid)
+        time.sleep(seconds)
+        return 100.0 * (tree_cpu_seconds(self.proc.pid) - before) / seconds
+
     def stop(self) -> None:
         """SIGTERM the process group, then SIGKILL whatever of the tree is left."""
         pid = self.proc.pid
@@ -223,6 +229,19 @@ def tree_pids(root: int) -> set[int]:
                 pids.add(pid)
                 changed = True
     return pids
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU time consumed so far by the live processes of a tree."""
+    ticks = 0
+    for pid in tree_pids(root):
+        try:
+            raw = Path(f"/proc/{pid}/stat").read_text()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _kb_field(path: Path, field: str) -> int:

@@ -78,6 +78,13 @@ def server_metrics(s: Sizes) -> list[Metric]:
             Target("max", 100),
         ),
         Metric("pss_idle", "idle memory after the workload, PSS of process tree", "MB", "lower"),
+        Metric(
+            "idle_cpu",
+            "idle CPU after the workload, process tree",
+            "% of a core",
+            "lower",
+            compare=False,
+        ),
     ]
 
 
@@ -121,7 +128,9 @@ def bench_server(config: ServerConfig, sizes: Sizes, steps: Sequence[str], keep:
                             f"{config.label} died during {workload.name}:\n" + server.log_tail()
                         )
                 if "memory" in steps:
-                    time.sleep(5.0 if sizes is FULL else 2.0)
+                    time.sleep(2.0)
+                    settle = 5.0 if sizes is FULL else 2.0
+                    results["idle_cpu"] = Cell(server.idle_cpu_percent(settle))
                     rss, pss, procs = server.memory()
                     note = f"{procs} processes" if procs > 1 else ""
                     results["rss_idle"] = Cell(rss, note)
