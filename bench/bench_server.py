@@ -15,6 +15,7 @@ import argparse
 import os
 import platform
 import shutil
+import signal
 import statistics
 import sys
 import time
@@ -137,8 +138,9 @@ def bench_server(config: ServerConfig, sizes: Sizes, steps: Sequence[str], keep:
                     results["pss_idle"] = Cell(pss)
         except ServerFailed as exc:
             log(str(exc))
-            reason = str(exc).splitlines()[0]
-            return {m.key: Cell.na(f"n/a: {reason}") for m in all_metrics(sizes, steps)}
+            reason = str(exc).splitlines()[0].rstrip(":")
+            missing = [m.key for m in all_metrics(sizes, steps) if m.key not in results]
+            return results | {k: Cell.na(f"n/a: {reason}") for k in missing}
         if "cold-start" in steps:
             results.update(_cold_starts(config, sizes, workdirs, fresh_starts))
         return results
@@ -179,11 +181,18 @@ def _version(dist: str) -> str:
 
 
 def load_average() -> str:
-    """The 1-minute load average: the machine is shared, so say how busy it was."""
+    """1-minute load average and CPU pressure: the machine is shared, so say how busy it was."""
     try:
-        return Path("/proc/loadavg").read_text().split()[0]
+        load = Path("/proc/loadavg").read_text().split()[0]
     except OSError:
-        return "?"
+        load = "?"
+    try:
+        # "some avg60=…": share of the last minute in which runnable tasks waited for a CPU.
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0].split()
+        pressure = next(f.split("=")[1] for f in some if f.startswith("avg60="))
+    except (OSError, IndexError, StopIteration):
+        return load
+    return f"{load} (CPU pressure {pressure}%)"
 
 
 def preamble(
@@ -204,7 +213,7 @@ def preamble(
             f"- versions: mlflow {_version('mlflow')}, modelyard {_version('modelyard')}, "
             f"httpx {_version('httpx')}, uvicorn {_version('uvicorn')}",
             f"- servers (one at a time): {', '.join(c.label for c in configs)}",
-            f"- 1-minute load average before each server and at the end: {', '.join(loads)} "
+            f"- 1-minute load average before each server and at the end: {'; '.join(loads)} "
             "(other processes on this machine share its cores)",
             f"- sizes: {sizes}",
             "- ↓ lower is better, ↑ higher is better; the ratio is always oriented so that "
@@ -257,8 +266,14 @@ def select_configs(args: argparse.Namespace) -> list[ServerConfig]:
     return chosen if args.no_modelyard else [*chosen, MODELYARD]
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # SIGTERM should unwind like Ctrl-C, so the `finally` blocks stop the servers.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     args = parse_args(argv)
     steps = [s.strip() for s in args.only.split(",") if s.strip()] or list(STEP_NAMES)
     unknown = [s for s in steps if s not in STEP_NAMES]
