@@ -6,6 +6,9 @@ of server."""
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -223,3 +226,27 @@ def test_tracking_uri_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODELYARD_TRACKING_URI", "file:./mlruns")
     with pytest.raises(InvalidArgument, match="http"):
         Client()
+
+
+def test_exit_flushes_metrics_and_ends_the_run(live_server: ServerProcess) -> None:
+    """A script that never ends its run: atexit sends the queued metrics and
+    ends the run FINISHED, as MLflow's fluent API does."""
+    script = (
+        "import modelyard\n"
+        "run = modelyard.start_run()\n"
+        "for i in range(1500):\n"
+        "    modelyard.log_metric('loss', 1.0 / (i + 1), step=i)\n"
+        "print(run.run_id)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "MODELYARD_TRACKING_URI": live_server.url},
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    with Client(live_server.url) as client:
+        run_id = done.stdout.strip()
+        assert client.get_run(run_id).info.status == RunStatus.FINISHED
+        assert len(client.get_metric_history(run_id, "loss")) == 1500
