@@ -87,14 +87,14 @@ class InProcessTransport(httpx.BaseTransport):
         self._portal = self._portal_cm.__enter__()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        body = b"".join(request.stream)  # type: ignore[union-attr]
+        body = request.read()  # a sync client's body (streamed uploads too)
         forwarded = httpx.Request(
             request.method, request.url, headers=request.headers, content=body
         )
 
         async def call() -> tuple[int, httpx.Headers, bytes]:
             response = await self._asgi.handle_async_request(forwarded)
-            content = b"".join([chunk async for chunk in response.stream])  # type: ignore[union-attr]
+            content = await response.aread()
             return response.status_code, response.headers, content
 
         status, headers, content = self._portal.call(call)

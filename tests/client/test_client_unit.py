@@ -59,7 +59,7 @@ def test_lazy_names() -> None:
     assert modelyard.Client is __import__("modelyard.client").client.Client
     assert "start_run" in dir(modelyard)
     with pytest.raises(AttributeError):
-        _ = modelyard.no_such_name  # type: ignore[attr-defined]
+        _ = modelyard.no_such_name
 
 
 @pytest.mark.parametrize(
