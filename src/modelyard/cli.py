@@ -1,7 +1,8 @@
 """`modelyard` command line: a thin skin over the library.
 
 `modelyard server` runs the tracking server; `modelyard db upgrade` applies
-schema migrations explicitly. Flags are generated from `SETTINGS_SPEC`, so a
+schema migrations explicitly. The client commands (`experiments`, `runs`,
+`models`, `artifacts`) live in `modelyard.client_cli`. Flags are generated from `SETTINGS_SPEC`, so a
 setting is declared exactly once.
 """
 
