@@ -2,8 +2,8 @@
 
 `modelyard server` runs the tracking server; `modelyard db upgrade` applies
 schema migrations explicitly. The client commands (`experiments`, `runs`,
-`models`, `artifacts`) live in `modelyard.client_cli`. Flags are generated from `SETTINGS_SPEC`, so a
-setting is declared exactly once.
+`models`, `artifacts`) live in `modelyard.client_cli`. Flags are generated
+from `SETTINGS_SPEC`, so a setting is declared exactly once.
 """
 
 from __future__ import annotations
