@@ -99,6 +99,7 @@ class RunningServer:
         self.log_path = workdir / "server.log"
         self._log = self.log_path.open("ab")
         self.started = time.perf_counter()
+        self.ready_s: float | None = None  # seconds from spawn to the first 200 from /health
         self.proc = subprocess.Popen(
             config.command(workdir, self.port),
             cwd=workdir,
@@ -120,7 +121,8 @@ class RunningServer:
                     )
                 with contextlib.suppress(httpx.TransportError):
                     if probe.get(f"{self.url}/health").status_code == 200:
-                        return time.perf_counter() - self.started
+                        self.ready_s = time.perf_counter() - self.started
+                        return self.ready_s
                 if time.perf_counter() > deadline:
                     raise ServerFailed(
                         f"{self.config.label} gave no 200 from /health within {timeout_s:.0f} s:\n"

@@ -112,7 +112,8 @@ def bench_server(config: ServerConfig, sizes: Sizes, steps: Sequence[str], keep:
         log(f"{config.label}: starting in {workdirs[0]}")
         try:
             with running(config, workdirs[0]) as server:
-                fresh_starts.append(time.perf_counter() - server.started)
+                assert server.ready_s is not None
+                fresh_starts.append(server.ready_s)
                 log(f"{config.label}: healthy after {fresh_starts[0]:.2f} s on {server.url}")
                 if "memory" in steps:
                     time.sleep(2.0)
@@ -165,7 +166,8 @@ def _cold_starts(
             fresh.append(cold_start(config, workdirs[-1]))
     except ServerFailed as exc:
         log(str(exc))
-        return {"cold_start_fresh": Cell.na(f"error: {str(exc).splitlines()[0]}")}
+        failed = Cell.na(f"error: {str(exc).splitlines()[0].rstrip(':')}")
+        return {"cold_start_fresh": failed, "cold_start_existing": failed}
     log(f"{config.label}: cold starts fresh {fresh}, existing {existing}")
     return {
         "cold_start_fresh": Cell(statistics.median(fresh)),
