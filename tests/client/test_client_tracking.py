@@ -250,3 +250,15 @@ def test_exit_flushes_metrics_and_ends_the_run(live_server: ServerProcess) -> No
         run_id = done.stdout.strip()
         assert client.get_run(run_id).info.status == RunStatus.FINISHED
         assert len(client.get_metric_history(run_id, "loss")) == 1500
+
+
+def test_resume_a_run_by_id(live_server: ServerProcess, fluent_at: Any) -> None:
+    fluent_at(live_server.url)
+    with modelyard.start_run(run_name="first") as run:
+        modelyard.log_metric("loss", 1.0, step=0)
+    with modelyard.start_run(run_id=run.run_id) as resumed:
+        assert resumed.info.status == RunStatus.RUNNING
+        modelyard.log_metric("loss", 0.5, step=1)
+    with Client(live_server.url) as client:
+        assert [m.step for m in client.get_metric_history(run.run_id, "loss")] == [0, 1]
+        assert client.get_run(run.run_id).info.status == RunStatus.FINISHED

@@ -216,6 +216,12 @@ class Client:
         if error is not None:
             raise error
 
+    def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
+        """Change a run's status (e.g. back to RUNNING to resume it) or name."""
+        self.rest.mlflow(
+            "POST", "runs/update", {"run_id": run_id, "status": status, "run_name": name}
+        )
+
     def delete_run(self, run_id: str) -> None:
         self.rest.mlflow("POST", "runs/delete", {"run_id": run_id})
 

@@ -143,7 +143,8 @@ def start_run(
         if run_id is not None:
             run = c.get_run(run_id)
             if run.info.status != RunStatus.RUNNING:
-                c.rest.mlflow("POST", "runs/update", {"run_id": run_id, "status": "RUNNING"})
+                c.update_run(run_id, status=RunStatus.RUNNING)
+                run = c.get_run(run_id)
         else:
             all_tags: dict[str, Any] = {
                 "mlflow.source.name": sys.argv[0] if sys.argv and sys.argv[0] else "<console>",
