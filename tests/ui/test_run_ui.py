@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +105,37 @@ def test_unknown_run_is_a_readable_404_page(page: Any) -> None:
     response = page.goto("/runs/0123456789abcdef")
     assert response is not None and response.status == 404
     expect(page.locator(".error-message")).to_contain_text("0123456789abcdef")
+
+
+def test_zooming_a_downsampled_chart_fetches_the_visible_range(
+    page: Any, client: Any, unique: str
+) -> None:
+    from modelyard.ui.downsample import RAW_LIMIT
+
+    exp_id = client.create_experiment(f"zoom-{unique}")
+    run_id = client.create_run(exp_id, run_name="long").info.run_id
+    n = RAW_LIMIT + 5000
+    for lo in range(0, n, 1000):
+        client.log_batch(
+            run_id,
+            metrics=[
+                Metric("loss", (s % 97) / 97, 1_700_000_000_000 + s, s)
+                for s in range(lo, lo + 1000)
+            ],
+        )
+    page.goto(f"/runs/{run_id}")
+    chart = page.locator('.chart[data-key="loss"]')
+    expect(chart).to_have_attribute("data-ready", "1")
+    note = page.locator(".chart-box", has=chart).locator(".chart-note")
+    expect(note).to_contain_text(f"{n:,} points, drawn from")
+
+    box = chart.locator(".u-over").bounding_box()
+    assert box is not None
+    with page.expect_request(lambda r: "/ui/series" in r.url and "lo=" in r.url):
+        page.mouse.move(box["x"] + box["width"] * 0.40, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] / 2, steps=4)
+        page.mouse.up()
+    expect(note).to_have_text(re.compile(r"^zoomed: [\d,]+ points$"))  # raw: few enough now
+    chart.locator(".u-over").dblclick()
+    expect(note).to_contain_text(f"{n:,} points, drawn from")

@@ -59,7 +59,9 @@
           spanGaps: true,
         });
       });
-      var applying = false, pending = null, zoomed = false;
+      var ready = false, applying = false, pending = null, zoomed = false, asked = 0;
+      var fullData = toData(full);
+      var fullMin = fullData[0][0], fullMax = fullData[0][fullData[0].length - 1];
       var opts = {
         width: Math.max(el.clientWidth, 200),
         height: 260,
@@ -69,12 +71,15 @@
         cursor: { drag: { x: true, y: false } },
         hooks: {
           setScale: [function (u, key) {
-            if (key !== "x" || applying || !downsampled) return;
+            if (key !== "x" || !ready || applying || !downsampled) return;
             var lo = u.scales.x.min, hi = u.scales.x.max;
+            if (lo <= fullMin && hi >= fullMax) return;
             clearTimeout(pending);
             pending = setTimeout(function () {
+              var ticket = ++asked;
               zoomed = true;
               load(seriesUrl(el, lo, hi)).then(function (part) {
+                if (ticket !== asked || !zoomed) return;  // a newer zoom, or zoomed out
                 applying = true;
                 try { u.setData(toData(part), false); u.setScale("x", { min: lo, max: hi }); }
                 finally { applying = false; }
@@ -85,12 +90,14 @@
         },
       };
       el.textContent = "";
-      var plot = new uPlot(opts, toData(full), el);
+      var plot = new uPlot(opts, fullData, el);
+      ready = true;
       plot.over.addEventListener("dblclick", function () {
+        clearTimeout(pending);
         if (!zoomed) return;
         zoomed = false;
         applying = true;
-        try { plot.setData(toData(full), true); } finally { applying = false; }
+        try { plot.setData(fullData, true); } finally { applying = false; }
         if (note) note.textContent = describe(full);
       });
       if (note) note.textContent = describe(full);
