@@ -137,3 +137,35 @@ def test_ui_routes_do_not_shadow_the_api() -> None:
     for route in routes.RAW_ROUTES:
         assert isinstance(route, Route | Mount)
         assert not route.path.startswith(reserved), route.path
+
+
+@pytest.mark.parametrize("policy", ["exclusive", "mlflow"])
+def test_stage_confirmation_follows_the_stage_policy(tmp_path: Path, policy: str) -> None:
+    settings = Settings(
+        backend_store_uri=f"sqlite:///{tmp_path / 'ui.db'}",
+        artifacts_destination=str(tmp_path / "artifacts"),
+        stage_policy=policy,
+    )
+    app = create_app(settings)
+    services = app.app.state.services
+    client = InprocClient(app)
+    run_id = services.tracking.create_run("0").info.run_id
+    services.registry.create_registered_model("m")
+    for _ in range(2):
+        services.registry.create_model_version("m", f"runs:/{run_id}/model", run_id=run_id)
+    services.registry.transition_stage("m", 1, "Production")
+
+    page = client.get("/models/m/versions/2/stage?to=production", headers=HTML)
+    assert page.status_code == 200
+    if policy == "exclusive":
+        assert "Version 1, now in" in page.text and "will be moved to" in page.text
+        assert 'name="archive_existing"' not in page.text
+    else:
+        assert "They stay there unless you archive them below." in page.text
+        assert 'name="archive_existing"' in page.text
+
+    done = client.post("/models/m/versions/2/stage", data={"to": "Production"}, headers={**HTML})
+    assert done.status_code == 303 and done.headers["location"].endswith("?done=stage")
+    first = services.registry.get_model_version("m", 1).current_stage
+    assert first == ("Archived" if policy == "exclusive" else "Production")
+    services.db.close()
