@@ -140,10 +140,12 @@ def fluent_at() -> Iterator[Any]:
 
 @pytest.fixture
 def model_dir(tmp_path: Path) -> Path:
-    """`output_model/`: a weights file spanning several upload chunks, and a subfolder."""
+    """`output_model/`: a weights file spanning several upload chunks, a subfolder,
+    an empty file."""
     root = tmp_path / "output_model"
     (root / "config").mkdir(parents=True)
     (root / "weights.bin").write_bytes(os.urandom(2 * 1024 * 1024 + 12345))
     (root / "config" / "params.json").write_text('{"layers": [784, 128, 10]}\n')
     (root / "README.txt").write_text("mnist model\n")
+    (root / "config" / "empty.marker").write_bytes(b"")
     return root
