@@ -51,7 +51,13 @@ def _cmd_server(args: argparse.Namespace) -> int:
     settings = _settings(args)
     import logging
 
-    import uvicorn
+    try:
+        import uvicorn
+    except ModuleNotFoundError:
+        raise SystemExit(
+            "modelyard: the server is not installed here; install it with "
+            "pip install 'modelyard[server]'"
+        ) from None
 
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

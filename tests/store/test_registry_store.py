@@ -411,6 +411,16 @@ def test_rollback_returns_the_previous_holder(store: SqlRegistryStore) -> None:
     assert store.rollback_stage("m", "Production", exclusive=True, actor=at(900)).version == 1
 
 
+def test_rollback_never_takes_a_version_out_of_the_other_stage(store: SqlRegistryStore) -> None:
+    model_with_versions(store, "m", 2)
+    move(store, "m", 1, "Staging", 100)
+    move(store, "m", 1, "Production", 200)
+    # Staging is empty and its last holder is in Production now: nothing to roll back to.
+    with pytest.raises(InvalidState):
+        store.rollback_stage("m", "Staging", exclusive=True, actor=at(300))
+    assert stages(store, "m") == {1: "Production", 2: "None"}
+
+
 # -- searches --------------------------------------------------------------------------------
 
 

@@ -703,10 +703,15 @@ class SqlRegistryStore(RegistryStore):
             if holders:
                 sql += f" AND h.version NOT IN ({_marks(len(holders))})"
                 params.extend(holders)
+            # A version that now holds the *other* exclusive stage is not pulled
+            # out of it: rolling back Staging must never empty Production.
+            other = "Production" if stage == "Staging" else "Staging"
             sql += (
                 " AND EXISTS (SELECT 1 FROM model_versions mv WHERE mv.model_key = h.model_key "
-                "AND mv.version = h.version) ORDER BY h.event_id DESC LIMIT 1"
+                "AND mv.version = h.version AND mv.current_stage <> ?) "
+                "ORDER BY h.event_id DESC LIMIT 1"
             )
+            params.append(other)
             previous = tx.scalar(sql, params)
             if previous is None:
                 raise InvalidState(
