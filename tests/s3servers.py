@@ -25,9 +25,10 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,6 +212,7 @@ def seaweedfs(workdir: Path, bucket: str = "modelyard-test") -> Iterator[S3Targe
         f"-s3.localSocket={workdir / 's3.sock'}",
         *(f"-{name}={port}" for name, port in ports.items()),
     ]
+    _remove_stale_sockets(ports.values())
     log_path = workdir / "weed.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -231,6 +233,18 @@ def seaweedfs(workdir: Path, bucket: str = "modelyard-test") -> Iterator[S3Targe
         # time; its data is a temporary directory, so it is killed outright.
         proc.kill()
         proc.wait()
+        _remove_stale_sockets(ports.values())
+
+
+def _remove_stale_sockets(ports: Iterable[int]) -> None:
+    """weed names its gRPC unix sockets by port in /tmp and a killed weed leaves them.
+
+    A socket named for a port we just found free belongs to no live weed, and a
+    stale one would stop a new weed from listening there.
+    """
+    for port in ports:
+        for stale in Path(tempfile.gettempdir()).glob(f"seaweedfs-*-{port}.sock"):
+            stale.unlink(missing_ok=True)
 
 
 def _wait_ready(
