@@ -130,7 +130,12 @@ run_tests() {
     trap down EXIT
     eval "$(up)"
     cd "$ROOT"
-    "$PY" -m pytest -p no:cacheprovider -q "${@:-tests/store/test_artifact_store.py tests/store/test_s3_artifact_store.py tests/http/test_artifacts_s3_http.py tests/scale/test_multiprocess.py}"
+    local targets=("$@")
+    if [ ${#targets[@]} -eq 0 ]; then
+        targets=(tests/store/test_artifact_store.py tests/store/test_s3_artifact_store.py
+                 tests/http/test_artifacts_s3_http.py tests/scale/test_multiprocess.py)
+    fi
+    "$PY" -m pytest -p no:cacheprovider -q "${targets[@]}"
 }
 
 case "${1:-}" in
