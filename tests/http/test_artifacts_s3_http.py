@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,6 +108,31 @@ def test_large_streamed_upload_and_download_are_byte_exact_in_bounded_memory(
     growth = _peak_rss(s3_server.proc.pid) - before
     assert growth < 48 << 20, f"server peak memory grew by {growth >> 20} MiB"
     assert destination.incomplete_uploads() == []
+
+
+def _until(condition: Any, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)  # polling a condition, not assuming a duration
+
+
+def test_client_vanishing_mid_upload_aborts_the_multipart_upload(
+    s3_server: ServerProcess, destination: S3ArtifactStore
+) -> None:
+    path = f"{unique()}/artifacts/cut.bin"
+    host, port = s3_server.url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)))
+    try:
+        head = f"PUT {ART}/{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {40 << 20}\r\n\r\n"
+        sock.sendall(head.encode())
+        for _ in range(12):  # 12 of the 40 MiB announced: past the first 8 MiB part
+            sock.sendall(os.urandom(1 << 20))
+        _until(lambda: destination.incomplete_uploads() == [path], "the multipart upload")
+    finally:
+        sock.close()
+    _until(lambda: destination.incomplete_uploads() == [], "the abort")
+    assert not destination.exists(path)
 
 
 def test_list_download_and_delete_a_tree(client: httpx.Client) -> None:
