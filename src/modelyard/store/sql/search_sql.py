@@ -11,7 +11,11 @@ Shape of the run query, and why:
   table's ``(run_uuid, key)`` primary key, so a condition costs one index seek
   per candidate run and never multiplies rows (no DISTINCT needed);
 * each metric/param/tag order key is a ``LEFT JOIN`` on that same primary key,
-  which is unique, so it adds one column without adding rows.
+  which is unique, so it adds one column without adding rows;
+* when the *first* order key is a metric/param/tag, that plain query (a sort of
+  every candidate run) becomes the fallback of a statement that first tries to
+  read the page from the key's (key, value) index or, for a value shared by many
+  runs, from runs in start-time order (see "runs ordered by a metric" below).
 
 MLflow semantics kept on purpose (see mlflow/store/tracking/sqlalchemy_store.py):
 
@@ -187,13 +191,17 @@ def run_search_sql(
 ) -> tuple[str, list[Any]]:
     """One SELECT of ``run_uuid`` for the matching runs, in MLflow's result order."""
     _check_dialect(dialect)
-    q = _Select(dialect)
     ids = [_experiment_id(e) for e in experiment_ids]
+    if order_by and _is_child_key(order_by[0]):
+        return _segmented_run_search(
+            ids, filters, lifecycle_stages, order_by, int(limit), int(offset), dialect
+        )
+    q = _Select(dialect)
     q.where.append(_in_list("r.experiment_id", ids, q.where_params))
     q.where.append(_in_list("r.lifecycle_stage", list(lifecycle_stages), q.where_params))
     for comparison in filters:
         q.where.append(_run_condition(q, comparison))
-    _run_order(q, order_by)
+    q.order = [term.render(q) for term in _run_order(q, order_by)]
     return q.render("SELECT r.run_uuid FROM runs r", limit, offset)
 
 
@@ -275,20 +283,36 @@ def _dataset_condition(q: _Select, c: Comparison) -> str:
     )
 
 
-def _run_order(q: _Select, order_by: Sequence[OrderKey]) -> None:
+@dataclass(frozen=True)
+class _Term:
+    """One ORDER BY term: an expression, its direction and how it compares."""
+
+    expr: str
+    ascending: bool = True
+    text: bool = False  # by code point: COLLATE "C" on PostgreSQL
+    nulls_last: bool = False
+
+    def render(self, q: _Select, expr: str | None = None) -> str:
+        value = expr if expr is not None else self.expr
+        value = q.text_order(value) if self.text else value
+        return f"{value} {_direction(self.ascending)}" + (" NULLS LAST" if self.nulls_last else "")
+
+
+def _run_order(q: _Select, order_by: Sequence[OrderKey]) -> list[_Term]:
+    """The ORDER BY terms (tie-breakers included); LEFT JOINs go to `q.joins`."""
+    terms: list[_Term] = []
     ordered_by_start_time = False
     for key in order_by:
-        direction = _direction(key.ascending)
         if key.entity == "attribute":
             column = _RUN_COLUMNS.get(key.key)
             if column is None:
                 raise InvalidParameterValue(f"Invalid order_by attribute '{key.key}' for runs")
             ordered_by_start_time |= key.key == "start_time"
-            expr = column if key.key in _RUN_NUMERIC else q.text_order(column)
-            q.order.append(f"{expr} {direction} NULLS LAST")
+            terms.append(
+                _Term(column, key.ascending, text=key.key not in _RUN_NUMERIC, nulls_last=True)
+            )
         elif key.entity == "tag" and key.key == RUN_NAME_TAG:
-            name = q.text_order("NULLIF(r.name, '')")
-            q.order.append(f"{name} {direction} NULLS LAST")
+            terms.append(_Term("NULLIF(r.name, '')", key.ascending, text=True, nulls_last=True))
         elif key.entity in _RUN_CHILD_TABLES:
             a = q.alias("o")
             q.joins.append(
@@ -297,18 +321,242 @@ def _run_order(q: _Select, order_by: Sequence[OrderKey]) -> None:
             )
             q.join_params.append(key.key)
             if key.entity == "metric":
-                q.order.append(
-                    f"CASE WHEN {a}.value IS NULL THEN 2 WHEN {a}.is_nan = 1 THEN 1 ELSE 0 END"
+                terms.append(
+                    _Term(
+                        f"CASE WHEN {a}.value IS NULL THEN 2 WHEN {a}.is_nan = 1 THEN 1 ELSE 0 END"
+                    )
                 )
-                q.order.append(f"{a}.value {direction}")
+                terms.append(_Term(f"{a}.value", key.ascending))
             else:
-                q.order.append(f"CASE WHEN {a}.value IS NULL THEN 1 ELSE 0 END")
-                q.order.append(f"{q.text_order(f'{a}.value')} {direction}")
+                terms.append(_Term(f"CASE WHEN {a}.value IS NULL THEN 1 ELSE 0 END"))
+                terms.append(_Term(f"{a}.value", key.ascending, text=True))
         else:
             raise InvalidParameterValue(f"Invalid order_by entity type '{key.entity}'")
     if not ordered_by_start_time:
-        q.order.append("r.start_time DESC NULLS LAST")
-    q.order.append(f"{q.text_order('r.run_uuid')} ASC")
+        terms.append(_Term("r.start_time", False, nulls_last=True))
+    terms.append(_Term("r.run_uuid", True, text=True))
+    return terms
+
+
+# -- runs ordered by a metric, param or tag first ----------------------------------
+#
+# The plain query (LEFT JOIN the key's row, ORDER BY missing/NaN/value, ...) sorts
+# every candidate run: 280 ms at 100,000 runs on SQLite. When the first order key
+# is a metric, param or tag, the first `n` = offset + limit rows are looked for,
+# in the same statement, in one of two cheaper places first:
+#
+#   g1    (mode 2) the runs whose value is v1, the best value a matching run has,
+#         when many index entries share it (a low-cardinality param such as lr):
+#         read from runs in start-time order, the order they are wanted in, so
+#         ~n / density runs are looked at instead of the whole tie group;
+#   s0    (mode 1) the values strictly better than b, the W-th entry of the key's
+#         (key, value) index: streamed from that index in order, joined to runs by
+#         primary key, stopping as soon as n rows are found.
+#
+# These rows come first in the final order (g1 is all of v1's runs, s0 all those
+# better than b), so when they number n they are the answer. Otherwise `rest`,
+# the plain query, runs and is the answer on its own: its LIMIT is 0 unless the
+# earlier parts came up short, and SQLite and PostgreSQL both skip a subquery
+# whose LIMIT is 0 without reading anything. The outer query sorts the at most n
+# rows by the complete order, so the answer never depends on the order in which
+# the database evaluates UNION ALL or the CTEs.
+#
+# The index holds every experiment's rows, so W bounds the work spent there:
+# W = min(candidate runs / 2, 20 n + 1000), or 0 (plain query only) when the page
+# ends past a quarter of the candidates, where sorting them all is as cheap. v1 is
+# looked for among the key's first W entries only (by position, (value, run_uuid)
+# up to b's, so a tie group cannot stretch it) and s0 never reads past b; with no
+# matching run among them (an experiment holding a small share of the key's rows,
+# a selective filter) it is mode 0 and the plain query, after that bounded
+# detour. SQLite has no statistics here, so CROSS JOIN tells it which table
+# drives each part; PostgreSQL ignores that and plans from its own statistics.
+#
+# Param and tag values can be 6,000/8,000 characters, beyond what a PostgreSQL
+# btree entry may hold, so there the indexes hold a VALUE_PREFIX-character prefix
+# (migrations.py): ordering by (prefix, value) is ordering by value, b is a
+# prefix, and mode 2 needs v1 shorter than the prefix, so that v1's prefix group
+# is exactly v1's runs. SQLite indexes the value itself.
+
+VALUE_PREFIX = 200  # characters; must match the PostgreSQL params/tags indexes
+_WINDOW_PER_ROW = 20
+_WINDOW_EXTRA = 1000
+
+
+def _is_child_key(key: OrderKey) -> bool:
+    return key.entity in _RUN_CHILD_TABLES and not (key.entity == "tag" and key.key == RUN_NAME_TAG)
+
+
+@dataclass
+class _Fragment:
+    """SQL text with its parameters in text order."""
+
+    sql: str
+    params: list[Any] = field(default_factory=list)
+
+
+def _segmented_run_search(
+    ids: Sequence[int],
+    filters: Sequence[Comparison],
+    lifecycle_stages: Sequence[str],
+    order_by: Sequence[OrderKey],
+    limit: int,
+    offset: int,
+    dialect: str,
+) -> tuple[str, list[Any]]:
+    first, more = order_by[0], order_by[1:]
+    n = limit + offset
+    table = _RUN_CHILD_TABLES[first.entity]
+    metric = first.entity == "metric"
+    asc = first.ascending
+    q = _Select(dialect)  # aliases, collations and the compiled conditions
+
+    q.where.append(_in_list("r.experiment_id", list(ids), q.where_params))
+    q.where.append(_in_list("r.lifecycle_stage", list(lifecycle_stages), q.where_params))
+    candidates = _Fragment(" AND ".join(q.where), list(q.where_params))
+    for comparison in filters:
+        q.where.append(_run_condition(q, comparison))
+    matching = _Fragment(" AND ".join(q.where), list(q.where_params))
+    # The remaining order keys and MLflow's tie-breakers, the same in every part.
+    tail = _run_order(q, more)
+    tail_order = [t.render(q) for t in tail]
+    columns = ", ".join(f"{t.expr} AS t{i}" for i, t in enumerate(tail))
+    joins = _Fragment(" ".join(q.joins), q.join_params)
+    # g1 reads runs in start-time order: only when that is the rest of the order.
+    group_mode = not more
+
+    # `k` is the key's row; a value row is not NaN (metrics) and not NULL (tags).
+    key_row = "k.key = ?" + (" AND k.is_nan = 0" if metric else "")
+    key_row += " AND k.value IS NOT NULL" if first.entity == "tag" else ""
+    if metric or dialect == "sqlite":
+        indexed, v1_indexed, short_v1 = "k.value", "g0.v", ""
+        value_order = [_Term("k.value", asc, text=not metric).render(q)]
+    else:
+        indexed = q.text_order(f"substr(k.value, 1, {VALUE_PREFIX})")
+        v1_indexed = f"substr(g0.v, 1, {VALUE_PREFIX})"
+        short_v1 = f" AND length(g0.v) < {VALUE_PREFIX}"
+        value_order = [
+            _Term(f"substr(k.value, 1, {VALUE_PREFIX})", asc, text=True).render(q),
+            _Term("k.value", asc, text=True).render(q),
+        ]
+    d, rev = _direction(asc), _direction(not asc)
+    better = "<" if asc else ">"
+    upto = "<=" if asc else ">="  # (value, run_uuid) up to b's, in index order
+    w = "(SELECT w FROM wn)"
+    mode = "(SELECT mode FROM g)"
+
+    ctes = [
+        _Fragment(
+            "wn AS MATERIALIZED (SELECT CASE WHEN count(*) < ? THEN 0 "
+            "ELSE (count(*) + 1) / 2 END AS w "
+            f"FROM (SELECT 1 FROM runs r WHERE {candidates.sql} LIMIT ?) c)",
+            [4 * n, *candidates.params, 2 * (_WINDOW_PER_ROW * n + _WINDOW_EXTRA)],
+        ),
+        # b: the last of the key's first W index entries (no row when W is 0).
+        _Fragment(
+            "b AS MATERIALIZED (SELECT x.v AS v, x.run AS run FROM "
+            f"(SELECT {indexed} AS v, k.run_uuid AS run FROM {table} k WHERE {key_row} "
+            f"ORDER BY {indexed} {d}, k.run_uuid {d} LIMIT {w}) x "
+            f"ORDER BY x.v {rev}, x.run {rev} LIMIT 1)",
+            [first.key],
+        ),
+        # v1: the value of the first matching run among those W entries, or NULL.
+        _Fragment(
+            f"g0 AS MATERIALIZED (SELECT (SELECT k.value FROM {table} k CROSS JOIN runs r "
+            f"WHERE {key_row} AND ({indexed}, k.run_uuid) {upto} "
+            "((SELECT v FROM b), (SELECT run FROM b)) "
+            f"AND r.run_uuid = k.run_uuid AND {matching.sql} "
+            f"ORDER BY {indexed} {d}, k.run_uuid {d} LIMIT 1) AS v)",
+            [first.key, *matching.params],
+        ),
+    ]
+    # mode 0: the plain query; 1: stream s0; 2: g1 reads v1's runs.
+    many = (
+        f"WHEN (SELECT count(*) FROM (SELECT 1 FROM {table} k WHERE {key_row} "
+        f"AND {indexed} = {v1_indexed} LIMIT {w}) c) >= {w}{short_v1} THEN 2 "
+    )
+    ctes.append(
+        _Fragment(
+            "g AS MATERIALIZED (SELECT g0.v AS v, CASE WHEN g0.v IS NULL THEN 0 "
+            f"{many if group_mode else ''}ELSE 1 END AS mode FROM g0)",
+            [first.key] if group_mode else [],
+        )
+    )
+    parts: list[str] = []
+
+    def part(
+        name: str,
+        source: str,
+        where: str,
+        order: list[str],
+        seg: str,
+        value: str,
+        key_first: bool,
+        limit_sql: str,
+        limit_params: list[Any],
+    ) -> None:
+        """A CTE of the part's first n rows, or of none when `limit_sql` says 0.
+
+        The inner LIMIT n is a constant for PostgreSQL's planner, which plans for
+        10% of the rows when a LIMIT is an expression (and then picks parallel
+        plans). The key's parameter is in the FROM clause when `key_first`.
+        """
+        key_params = [first.key]
+        ctes.append(
+            _Fragment(
+                f"{name} AS (SELECT * FROM (SELECT r.run_uuid AS run_id, {seg} AS seg, "
+                f"{value} AS v, {columns} FROM {source} {joins.sql} WHERE {where} "
+                f"AND {matching.sql} ORDER BY {', '.join([*order, *tail_order])} "
+                f"LIMIT ?) p LIMIT {limit_sql})",
+                [
+                    *(key_params if key_first else []),
+                    *joins.params,
+                    *([] if key_first else key_params),
+                    *matching.params,
+                    n,
+                    *limit_params,
+                ],
+            )
+        )
+        parts.append(name)
+
+    def when(on: int) -> str:
+        return f"CASE WHEN {mode} = {on} THEN ? ELSE 0 END"
+
+    if group_mode:
+        # The key's row is a correlated lookup on its primary key rather than a
+        # join: PostgreSQL, not knowing v1 when planning, otherwise estimates v1's
+        # rows as few and may pick a nested loop over the whole tie group.
+        part("g1", "runs r",
+             f"(SELECT k.value FROM {table} k WHERE k.run_uuid = r.run_uuid AND {key_row}) "
+             "= (SELECT v FROM g)",
+             [], "0", "(SELECT v FROM g)", False, when(2), [n])  # fmt: skip
+    part("s0", f"{table} k CROSS JOIN runs r",
+         f"{key_row} AND {indexed} {better} (SELECT v FROM b) AND r.run_uuid = k.run_uuid",
+         value_order, "0", "k.value", False, when(1), [n])  # fmt: skip
+    found = " + ".join(f"(SELECT count(*) FROM {p})" for p in parts)
+    missing = "CASE WHEN k.value IS NULL THEN 2 " + (
+        "WHEN k.is_nan = 1 THEN 1 ELSE 0 END" if metric else "ELSE 0 END"
+    )
+    part("rest", f"runs r LEFT JOIN {table} k ON k.run_uuid = r.run_uuid AND k.key = ?",
+         "1 = 1", [missing, _Term("k.value", asc, text=not metric).render(q)],
+         missing, "k.value", True, f"CASE WHEN {found} < ? THEN ? ELSE 0 END", [n, n])  # fmt: skip
+
+    names = ", ".join(f"t{i}" for i in range(len(tail)))
+    union = " UNION ALL ".join(
+        f"SELECT run_id, seg, v, {names} FROM {p}"
+        + ("" if p == "rest" else " WHERE NOT EXISTS (SELECT 1 FROM rest)")
+        for p in parts
+    )
+    outer_order = [
+        "u.seg",
+        _Term("u.v", asc, text=not metric).render(q),
+        *(t.render(q, f"u.t{i}") for i, t in enumerate(tail)),
+    ]
+    sql = (
+        "WITH " + ", ".join(c.sql for c in ctes)
+        + f" SELECT u.run_id FROM ({union}) u ORDER BY {', '.join(outer_order)} LIMIT ? OFFSET ?"
+    )  # fmt: skip
+    return sql, [*(p for c in ctes for p in c.params), limit, offset]
 
 
 # -- experiments --------------------------------------------------------------------

@@ -576,6 +576,10 @@ class SqlTrackingStore(TrackingStore):
             self.db.dialect,
         )
         with self.db.read() as tx:
+            if tx.dialect == "postgresql":
+                # The search reads a few rows along indexes (see search_sql); the
+                # planner's parallel plans for it only add the workers' start-up time.
+                tx.execute("SET LOCAL max_parallel_workers_per_gather = 0")
             ids = [row[0] for row in tx.all(sql, params)]
             infos = self._infos(tx, ids[:max_results])
         token = encode_page_token(offset + max_results) if len(ids) > max_results else None
