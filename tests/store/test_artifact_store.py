@@ -257,9 +257,9 @@ def test_delete_refuses_the_root(artifact_store: ArtifactStore) -> None:
 
 
 # -- multipart: MLflow's answer for a repository without support -----------------------------
-def test_multipart_hooks_answer_as_mlflow_for_local(artifact_store: ArtifactStore) -> None:
-    if isinstance(artifact_store, S3ArtifactStore):
-        pytest.skip("S3 supports multipart uploads: tests/store/test_s3_artifact_store.py")
+# (Local only: S3 supports multipart uploads, see tests/store/test_s3_artifact_store.py.)
+def test_multipart_hooks_answer_as_mlflow_for_local(tmp_path: Path) -> None:
+    artifact_store = LocalArtifactStore(tmp_path / "artifacts")
     with pytest.raises(NotImplementedByServer) as exc:
         artifact_store.create_multipart_upload("d", "/tmp/x.bin", 3)
     assert exc.value.message == MULTIPART_UPLOAD_UNSUPPORTED
