@@ -23,6 +23,7 @@ from modelyard.errors import ModelyardError
 from modelyard.http import door as door_mod
 from modelyard.http.endpoint import RouteSpec, api
 from modelyard.http.errors import handle_exception
+from modelyard.http.routing import StaticFirstRouter
 from modelyard.settings import Settings
 from modelyard.store.sql import migrations
 from modelyard.store.sql.db import Database
@@ -155,7 +156,7 @@ def create_app(
             services.db.close()
 
     app = Starlette(
-        routes=all_routes(),
+        routes=[],
         exception_handlers={
             ModelyardError: handle_exception,
             HTTPException: handle_exception,
@@ -163,6 +164,8 @@ def create_app(
         },
         lifespan=lifespan,
     )
+    # Same routes and lifespan, found by dictionary for static paths.
+    app.router = StaticFirstRouter(all_routes(), lifespan=lifespan)
     app.state.services = services
     # The door wraps everything, so no route can be reached around it.
     return door_mod.Door(app, identify=identify, policy=policy)

@@ -212,3 +212,13 @@ def test_concurrent_batches_on_one_run_lose_nothing(store: SqlTrackingStore) -> 
     assert len(store.get_metric_history("r1", "m", None, 0).items) == 80
     latest = store.get_run("r1").data.metrics[0]
     assert (latest.step, latest.timestamp) == (19, 319)
+
+
+def test_log_batch_needs_an_existing_active_run(store: SqlTrackingStore) -> None:
+    with pytest.raises(ResourceDoesNotExist):
+        store.log_batch("nope", [Metric("m", 1.0, 1, 0)], [], [])
+    _run(store, "r1")
+    store.set_run_lifecycle("r1", LifecycleStage.DELETED, 5)
+    with pytest.raises(InvalidParameterValue, match="must be in the 'active' state"):
+        store.log_batch("r1", [Metric("m", 1.0, 1, 0)], [], [])
+    assert store.get_metric_history("r1", "m", None, 0).items == []

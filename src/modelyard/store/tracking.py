@@ -97,8 +97,9 @@ class TrackingStore(ABC):
         params: Sequence[Param],
         tags: Sequence[Tag],
     ) -> None:
-        """All or nothing. Raises InvalidParameterValue when a param key exists
-        with a different value."""
+        """All or nothing, into an existing active run (ResourceDoesNotExist /
+        InvalidParameterValue otherwise, checked in the same transaction).
+        Raises InvalidParameterValue when a param key exists with a different value."""
 
     @abstractmethod
     def delete_tag(self, run_id: str, key: str) -> None: ...

@@ -409,6 +409,13 @@ class SqlTrackingStore(TrackingStore):
         tags: Sequence[Tag],
     ) -> None:
         with self.db.write() as tx:
+            stage = tx.scalar("SELECT lifecycle_stage FROM runs WHERE run_uuid = ?", (run_id,))
+            if stage is None:
+                raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+            if stage != LifecycleStage.ACTIVE:
+                raise InvalidParameterValue(
+                    f"The run {run_id} must be in the 'active' state. Current state is {stage}."
+                )
             if params:
                 self._insert_params(tx, run_id, params)
             if tags:
