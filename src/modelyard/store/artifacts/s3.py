@@ -10,7 +10,7 @@ What S3 gives us and what we add:
 * **Atomic publication** is S3's own: an object appears when PutObject or
   CompleteMultipartUpload returns, and an earlier object at the key stays
   readable until then. Small bodies (below one part) go up in one PutObject;
-  larger ones stream as a multipart upload, holding one part in memory at a
+  larger ones stream as a multipart upload, holding about two parts in memory at a
   time, and any failure or cancellation aborts the upload so that nothing is
   left behind (not even invisible parts that would be billed).
 * **A tree, not a flat key space**: S3 accepts both `a` and `a/b` as keys,
