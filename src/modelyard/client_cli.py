@@ -49,7 +49,6 @@ EXIT_CODES = """exit codes:
 STAGES = ("None", "Staging", "Production", "Archived")
 
 
-
 # -- output --------------------------------------------------------------------
 def when(ms: int | None) -> str:
     if not ms:
