@@ -269,10 +269,7 @@ class TrackingService:
     ) -> None:
         """Validate everything first, then write all of it in one transaction."""
         v.validate_batch_limits(len(metrics), len(params), len(tags))
-        for i, m in enumerate(metrics):
-            v.validate_metric(
-                m.key, m.value, m.timestamp, m.step, "" if single else f"metrics[{i}]"
-            )
+        v.validate_metrics(metrics, single)
         for i, p in enumerate(params):
             v.validate_param(p.key, p.value, "" if single else f"params[{i}]")
         for i, t in enumerate(tags):

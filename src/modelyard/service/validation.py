@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+from modelyard.entities import Metric
 from modelyard.errors import InvalidParameterValue
 
 MAX_PARAMS_TAGS_PER_BATCH = 100
@@ -120,6 +121,21 @@ def validate_metric(key: str, value: float, timestamp: int, step: int, path: str
         raise invalid_value(
             _join(path, "step"), step, f"metric '{key}' (value={value}). Step must be a valid long"
         )
+
+
+def validate_metrics(metrics: Sequence[Metric], single: bool = False) -> None:
+    """Every metric of a request. A batch holds up to 1000, so the common valid
+    case is checked inline; anything doubtful goes through `validate_metric`,
+    which words the error with the item's position."""
+    for i, m in enumerate(metrics):
+        if (
+            type(m.value) is float
+            and 0 <= m.timestamp <= _MAX_INT64
+            and -_MAX_INT64 <= m.step <= _MAX_INT64
+            and _key_is_valid(m.key)
+        ):
+            continue
+        validate_metric(m.key, m.value, m.timestamp, m.step, "" if single else f"metrics[{i}]")
 
 
 def validate_param(key: str, value: str, path: str = "") -> None:

@@ -74,7 +74,7 @@ def _metric_value(row_value: float, is_nan: int) -> float:
 def _sanitize(value: float) -> tuple[float, int]:
     """NaN is stored as 0 with is_nan=1 (SQLite turns NaN into NULL); ±inf is
     kept as is, both backends store it."""
-    if math.isnan(value):
+    if value != value:  # NaN, without a function call on the log-batch hot path
         return 0.0, 1
     return value, 0
 
@@ -454,11 +454,12 @@ class SqlTrackingStore(TrackingStore):
         latest: dict[str, tuple[int, int, float, int]] = {}
         for m in metrics:
             value, is_nan = _sanitize(m.value)
-            rows.append((run_id, m.key, m.step, m.timestamp, value, is_nan))
-            candidate = (m.step, m.timestamp, value, is_nan)
-            best = latest.get(m.key)
-            if best is None or candidate[:3] > best[:3]:
-                latest[m.key] = candidate
+            key, step, ts = m.key, m.step, m.timestamp
+            rows.append((run_id, key, step, ts, value, is_nan))
+            best = latest.get(key)
+            # MLflow's "latest": greatest (step, timestamp, value).
+            if best is None or (step, ts, value) > best[:3]:
+                latest[key] = (step, ts, value, is_nan)
         tx.executemany(
             "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
