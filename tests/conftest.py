@@ -52,3 +52,11 @@ def live_server(
     else:
         with throwaway_postgres() as url, modelyard_server(data_dir, url) as server:
             yield server
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_mlflow_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """mlflow.set_experiment() writes MLFLOW_EXPERIMENT_ID into os.environ; without
+    this, an experiment of one test's server would leak into the next test's client."""
+    for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
