@@ -7,7 +7,7 @@ from typing import Any
 from modelyard.entities import Tag
 from modelyard.http.args import Args
 from modelyard.http.endpoint import Ctx, RouteSpec
-from modelyard.http.serialize import experiment_json
+from modelyard.http.serialize import experiment_json, page_json
 
 
 def _tags(args: Args) -> list[Tag]:
@@ -39,12 +39,7 @@ def search(ctx: Ctx, args: Args) -> dict[str, Any]:
         order_by=args.str_list("order_by"),
         page_token=args.opt_str("page_token"),
     )
-    out: dict[str, Any] = {}
-    if page.items:
-        out["experiments"] = [experiment_json(e) for e in page.items]
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return page_json(page, "experiments", experiment_json)
 
 
 def update(ctx: Ctx, args: Args) -> None:

@@ -40,6 +40,7 @@ from modelyard.errors import ResourceDoesNotExist
 from modelyard.http.args import Args
 from modelyard.http.endpoint import Ctx, Handler, api
 from modelyard.http.model_versions import model_version_json
+from modelyard.http.serialize import page_json
 from modelyard.registry_entities import HistoryEvent
 
 Json = dict[str, Any]
@@ -75,10 +76,7 @@ def history(ctx: Ctx, args: Args) -> Json:
         max_results=args.opt_int("max_results"),
         page_token=args.opt_str("page_token"),
     )
-    out: Json = {"events": [event_json(e) for e in page.items]}
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return page_json(page, "events", event_json, keep_empty=True)
 
 
 def stage_holder(ctx: Ctx, args: Args) -> Json:

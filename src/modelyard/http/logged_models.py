@@ -20,6 +20,7 @@ from modelyard.http.args import Args
 from modelyard.http.artifacts import READ_BELOW, file_response
 from modelyard.http.endpoint import Ctx, RouteSpec
 from modelyard.http.model_versions import registry_tags, tags_json
+from modelyard.http.serialize import page_json
 from modelyard.registry_entities import LoggedModel, LoggedModelStatus
 from modelyard.store.artifacts import FileInfo
 
@@ -100,12 +101,7 @@ def search(ctx: Ctx, args: Args) -> Json:
         page_token=args.opt_str("page_token") or None,
         datasets=[d for d in datasets if isinstance(d, dict)],
     )
-    out: Json = {}
-    if page.items:
-        out["models"] = [logged_model_json(m) for m in page.items]
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return page_json(page, "models", logged_model_json)
 
 
 def set_tags(ctx: Ctx, args: Args) -> None:

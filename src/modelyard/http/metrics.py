@@ -6,7 +6,7 @@ from typing import Any
 
 from modelyard.http.args import Args, missing
 from modelyard.http.endpoint import Ctx, RouteSpec
-from modelyard.http.serialize import metric_json
+from modelyard.http.serialize import metric_json, page_json
 
 
 def get_history(ctx: Ctx, args: Args) -> dict[str, Any]:
@@ -16,12 +16,7 @@ def get_history(ctx: Ctx, args: Args) -> dict[str, Any]:
     page = ctx.services.tracking.get_metric_history(
         run_id, args.str("metric_key"), args.opt_int("max_results"), args.opt_str("page_token")
     )
-    out: dict[str, Any] = {}
-    if page.items:
-        out["metrics"] = [metric_json(m) for m in page.items]
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return page_json(page, "metrics", metric_json)
 
 
 def get_history_bulk_interval(ctx: Ctx, args: Args) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from modelyard.entities import Tag
 from modelyard.http.args import Args
 from modelyard.http.artifacts import READ_BELOW, file_response
 from modelyard.http.endpoint import Ctx, RouteSpec
+from modelyard.http.serialize import page_json
 from modelyard.registry_entities import ModelVersion
 
 Json = dict[str, Any]
@@ -101,12 +102,7 @@ def search(ctx: Ctx, args: Args) -> Json:
         order_by=args.str_list("order_by"),
         page_token=args.opt_str("page_token"),
     )
-    out: Json = {}
-    if page.items:
-        out["model_versions"] = [model_version_json(mv) for mv in page.items]
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return page_json(page, "model_versions", model_version_json)
 
 
 def get_download_uri(ctx: Ctx, args: Args) -> Json:

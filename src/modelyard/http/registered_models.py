@@ -8,6 +8,7 @@ from typing import Any
 from modelyard.http.args import Args
 from modelyard.http.endpoint import Ctx, RouteSpec
 from modelyard.http.model_versions import model_version_json, registry_tags, tags_json
+from modelyard.http.serialize import page_json
 from modelyard.registry_entities import RegisteredModel
 
 Json = dict[str, Any]
@@ -66,12 +67,7 @@ def search(ctx: Ctx, args: Args) -> Json:
         order_by=args.str_list("order_by"),
         page_token=args.opt_str("page_token"),
     )
-    out: Json = {}
-    if page.items:
-        out["registered_models"] = [registered_model_json(rm) for rm in page.items]
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return page_json(page, "registered_models", registered_model_json)
 
 
 def get_latest_versions(ctx: Ctx, args: Args) -> Json:

@@ -7,7 +7,7 @@ from typing import Any
 from modelyard.entities import Dataset, DatasetInput, Metric, ModelIO, Param, Tag
 from modelyard.http.args import Args, invalid, missing
 from modelyard.http.endpoint import Ctx, RouteSpec
-from modelyard.http.serialize import run_info_json, run_json
+from modelyard.http.serialize import page_json, run_info_json, run_json
 
 
 def _run_id(args: Args) -> str:
@@ -163,12 +163,7 @@ def search(ctx: Ctx, args: Args) -> dict[str, Any]:
         order_by=args.str_list("order_by"),
         page_token=args.opt_str("page_token"),
     )
-    out: dict[str, Any] = {}
-    if page.items:
-        out["runs"] = [run_json(r) for r in page.items]
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return page_json(page, "runs", run_json)
 
 
 ROUTES: list[RouteSpec] = [

@@ -7,13 +7,15 @@ non-finite doubles as "NaN" / "Infinity" / "-Infinity".
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from modelyard.entities import (
     DatasetInput,
     Experiment,
     Metric,
     ModelIO,
+    Page,
     Run,
     RunInfo,
     Tag,
@@ -21,6 +23,21 @@ from modelyard.entities import (
 from modelyard.http.jsonio import float_out
 
 Json = dict[str, Any]
+T = TypeVar("T")
+
+
+def page_json(
+    page: Page[T], key: str, item_json: Callable[[T], Json], *, keep_empty: bool = False
+) -> Json:
+    """One page of a listing as MLflow sends it: the items under `key` (left
+    out when empty, as protobuf JSON does, unless `keep_empty`) and
+    `next_page_token` only when there is a next page."""
+    out: Json = {}
+    if page.items or keep_empty:
+        out[key] = [item_json(item) for item in page.items]
+    if page.next_page_token:
+        out["next_page_token"] = page.next_page_token
+    return out
 
 
 def tags_json(tags: tuple[Tag, ...] | list[Tag]) -> list[Json]:
