@@ -8,7 +8,6 @@ both through `Args`. Errors use MLflow's wording, since users search for it.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +17,7 @@ from starlette.requests import Request
 
 from modelyard.errors import InvalidParameterValue
 from modelyard.http.jsonio import loads
+from modelyard.service.validation import invalid_value
 
 # Aliases: Args has methods named str/int/list/float, which shadow the builtins
 # inside the class body.
@@ -29,18 +29,9 @@ _Float = float
 _DOCS_HINT = " See the API docs for more information about request parameters."
 
 
-def _shown(value: Any) -> str:
-    try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"))
-    except (TypeError, ValueError):
-        return repr(value)
-
-
 def invalid(name: str, value: Any, why: str = "") -> InvalidParameterValue:
-    suffix = f": {why}" if why else "."
-    return InvalidParameterValue(
-        f"Invalid value {_shown(value)} for parameter '{name}' supplied{suffix}"
-    )
+    """MLflow's "Invalid value … for parameter …" error (worded once, in the service)."""
+    return invalid_value(name, value, why)
 
 
 def missing(name: str) -> InvalidParameterValue:
