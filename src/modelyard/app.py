@@ -53,6 +53,8 @@ class Services:
     tracking: Any = None
     artifacts: Any = None
     registry: Any = None
+    # Who may do what (modelyard.service.access.Access); OpenAccess with auth off.
+    access: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -75,8 +77,10 @@ def build_services(
     from modelyard.service.tracking import TrackingService
     from modelyard.store.sql.tracking import SqlTrackingStore
 
+    from modelyard.service.access import OpenAccess
+
     db = Database(settings.store_uri)
-    services = Services(settings=settings, db=db, clock=clock, new_id=new_id)
+    services = Services(settings=settings, db=db, clock=clock, new_id=new_id, access=OpenAccess())
     services.tracking = TrackingService(
         SqlTrackingStore(db),
         artifact_root=settings.experiment_artifact_root,
