@@ -74,10 +74,9 @@ def _api_routes(specs: list[RouteSpec]) -> list[BaseRoute]:
 def build_services(
     settings: Settings, *, clock: Clock = wall_clock_ms, new_id: IdFactory = random_id
 ) -> Services:
+    from modelyard.service.access import OpenAccess
     from modelyard.service.tracking import TrackingService
     from modelyard.store.sql.tracking import SqlTrackingStore
-
-    from modelyard.service.access import OpenAccess
 
     db = Database(settings.store_uri)
     services = Services(settings=settings, db=db, clock=clock, new_id=new_id, access=OpenAccess())
@@ -122,6 +121,7 @@ def all_routes() -> list[BaseRoute]:
         "model_versions",
         "logged_models",
         "history",
+        "auth_api",  # MLflow's basic-auth API, tokens (answers 404 with auth off)
         "modelyard.ui.routes",  # the web UI: its own package, named in full
     ):
         qualified = name if name.startswith("modelyard.") else f"modelyard.http.{name}"
@@ -171,6 +171,11 @@ def create_app(
     # Same routes and lifespan, found by dictionary for static paths.
     app.router = StaticFirstRouter(all_routes(), lifespan=lifespan)
     app.state.services = services
+    if settings.auth_enabled:  # http/auth_setup.py: users, permissions, a guard per route
+        from modelyard.http.auth_guard import RealmOn401
+        from modelyard.http.auth_setup import enable_auth
+
+        return RealmOn401(door_mod.Door(app, identify=enable_auth(app, services), policy=policy))
     # The door wraps everything, so no route can be reached around it.
     return door_mod.Door(app, identify=identify, policy=policy)
 
