@@ -92,7 +92,11 @@ def _build(uri: str, tmp: Path) -> Iterator[dict[str, Any]]:
         run_id = call("POST", "runs/create", {"experiment_id": exp_id})["run"]["info"]["run_id"]
         logged = call("POST", "logged-models", {"experiment_id": exp_id})["model"]["info"]
         call("POST", "registered-models/create", {"name": "M"})
-        call("POST", "model-versions/create", {"name": "M", "source": f"runs:/{run_id}/model", "run_id": run_id})
+        call(
+            "POST",
+            "model-versions/create",
+            {"name": "M", "source": f"runs:/{run_id}/model", "run_id": run_id},
+        )
         for role, on_exp, on_model in ROLES:
             call("POST", "users/create", {"username": role, "password": PASSWORD})
             if on_exp:
@@ -164,12 +168,15 @@ def _expected(role: str, rule: Rule, self_target: bool) -> set[int]:
 
 
 def _request(
-    client: httpx.Client, method: str, path: str, rule: Rule, values: dict[str, Any], role: str,
+    client: httpx.Client,
+    method: str,
+    path: str,
+    rule: Rule,
+    values: dict[str, Any],
+    role: str,
     username: str,
 ) -> int:
-    url = re.sub(
-        r"\{(\w+)(?::\w+)?\}", lambda m: str(values.get(m.group(1), "x")), path
-    )
+    url = re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(values.get(m.group(1), "x")), path)
     args: dict[str, Any] = {}
     for name in rule.args[:1]:
         if name == "username":
@@ -179,9 +186,7 @@ def _request(
             args[name] = value if rule.many or not isinstance(value, list) else value[0]
     headers = {} if role == "anonymous" else basic(*ADMIN) if role == "admin" else basic(role)
     if method in ("GET", "HEAD"):
-        resp = client.request(
-            method, url, params=args, headers=headers, follow_redirects=False
-        )
+        resp = client.request(method, url, params=args, headers=headers, follow_redirects=False)
     else:
         query = {k: v for k, v in args.items() if not isinstance(v, list)}
         resp = client.request(
@@ -209,7 +214,12 @@ def test_matrix(matrix: dict[str, Any], role: str) -> None:
             targets.append(("reader" if role != "reader" else "editor", False))
         for username, is_self in targets:
             got = _request(
-                client, method, url_path, rule, matrix["values"], role,
+                client,
+                method,
+                url_path,
+                rule,
+                matrix["values"],
+                role,
                 username if not is_self else (ADMIN[0] if role == "admin" else role),
             )
             expected = _expected(role, rule, is_self)
