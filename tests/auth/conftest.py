@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from servers import ServerProcess, modelyard_server, throwaway_postgres
 
 from auth.authkit import ADMIN_ENV
-from servers import ServerProcess, modelyard_server, throwaway_postgres
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from servers import ServerProcess, free_port
 
 from auth.authkit import ADMIN, ADMIN_HEADERS, PASSWORD, api, basic, make_user
-from servers import ServerProcess, free_port
 
 pytestmark = pytest.mark.timeout(300)
 

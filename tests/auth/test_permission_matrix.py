@@ -22,19 +22,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from servers import throwaway_postgres
 from starlette.responses import Response
 from starlette.routing import Route
-import httpx
 
+from auth.authkit import ADMIN, ADMIN_ENV, ADMIN_HEADERS, PASSWORD, basic, serve_in_thread
 from modelyard.app import create_app
 from modelyard.http.auth_guard import Guard, route_table
 from modelyard.http.auth_rules import Rule
 from modelyard.service.permissions import RANK
 from modelyard.settings import Settings
-from servers import throwaway_postgres
-
-from auth.authkit import ADMIN, ADMIN_ENV, ADMIN_HEADERS, PASSWORD, basic, serve_in_thread
 
 REACHED = 299
 
@@ -205,10 +204,7 @@ def test_matrix(matrix: dict[str, Any], role: str) -> None:
     checked = 0
     for method, path, rule in route_table(matrix["routes"]):
         assert rule is not None, f"{method} {path} has no rule"
-        if path == "/static":
-            url_path = "/static/app.css"
-        else:
-            url_path = path
+        url_path = "/static/app.css" if path == "/static" else path
         targets = [(role, True)]
         if rule.need == "self" and role not in ("anonymous",):
             targets.append(("reader" if role != "reader" else "editor", False))
