@@ -15,9 +15,9 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException, RestException
 from mlflow.server import get_app_client
+from servers import ServerProcess
 
 from auth.authkit import ADMIN, PASSWORD
-from servers import ServerProcess
 
 pytestmark = pytest.mark.timeout(300)
 
