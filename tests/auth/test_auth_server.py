@@ -302,3 +302,67 @@ def test_admin_api_is_admin_only(client: httpx.Client, people: dict) -> None:
         headers=ADMIN_HEADERS,
     )
     assert dup.status_code == 400 and dup.json()["error_code"] == "RESOURCE_ALREADY_EXISTS"
+
+
+def test_searches_return_only_readable_with_correct_pages(
+    client: httpx.Client, people: dict
+) -> None:
+    """NO_PERMISSIONS hides experiments and models from searches, filtered in SQL so
+    every page is full and the page tokens still reach every visible item."""
+    make_user(client, "hidden-from")
+    who = basic("hidden-from")
+    names = [f"vis-{i}" for i in range(7)]
+    ids = [api(client, "POST", "experiments/create", {"name": n})["experiment_id"] for n in names]
+    for n in names:
+        api(client, "POST", "registered-models/create", {"name": n})
+    for i in (1, 2, 4):
+        api(
+            client,
+            "POST",
+            "experiments/permissions/create",
+            {"experiment_id": ids[i], "username": "hidden-from", "permission": "NO_PERMISSIONS"},
+        )
+        api(
+            client,
+            "POST",
+            "registered-models/permissions/create",
+            {"name": names[i], "username": "hidden-from", "permission": "NO_PERMISSIONS"},
+        )
+    want = [names[i] for i in (0, 3, 5, 6)]
+
+    def walk(path: str, key: str, field: str, params: dict) -> list[list[str]]:
+        pages, token = [], None
+        while True:
+            query = {**params, "max_results": 2, **({"page_token": token} if token else {})}
+            body = client.get(f"/api/2.0/mlflow/{path}", params=query, headers=who).json()
+            pages.append([item[field] for item in body.get(key, [])])
+            token = body.get("next_page_token")
+            if not token:
+                return pages
+
+    exp_pages = walk(
+        "experiments/search",
+        "experiments",
+        "name",
+        {"filter": "name LIKE 'vis-%'", "order_by": "name ASC"},
+    )
+    assert exp_pages == [want[:2], want[2:]]
+    model_pages = walk(
+        "registered-models/search",
+        "registered_models",
+        "name",
+        {"filter": "name LIKE 'vis-%'", "order_by": "name ASC"},
+    )
+    assert model_pages == [want[:2], want[2:]]
+    # The admin still sees all seven.
+    everything = client.get(
+        "/api/2.0/mlflow/registered-models/search",
+        params={"filter": "name LIKE 'vis-%'"},
+        headers=ADMIN_HEADERS,
+    ).json()
+    assert len(everything["registered_models"]) == 7
+    # And a hidden experiment is refused outright.
+    refused = client.get(
+        "/api/2.0/mlflow/experiments/get", params={"experiment_id": ids[1]}, headers=who
+    )
+    assert refused.status_code == 403

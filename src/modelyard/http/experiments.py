@@ -39,6 +39,7 @@ def search(ctx: Ctx, args: Args) -> dict[str, Any]:
         filter_string=args.opt_str("filter"),
         order_by=args.str_list("order_by"),
         page_token=args.opt_str("page_token"),
+        visible=ctx.services.access.visibility(ctx.identity.user, "experiment"),
     )
     return page_json(page, "experiments", experiment_json)
 

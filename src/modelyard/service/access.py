@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from modelyard.errors import PermissionDenied
+from modelyard.service.search_filter import Comparison
 
 
 class Access(Protocol):
@@ -47,6 +48,10 @@ class Access(Protocol):
 
     def require_alias_change(self, user: str | None, model: str, alias: str) -> None:
         """Raise PermissionDenied when `alias` is protected and `user` lacks the right."""
+
+    def visibility(self, user: str | None, kind: str) -> Comparison | None:
+        """A search condition keeping only the experiments (kind "experiment") or
+        registered models ("registered_model") `user` may read; None: all."""
 
     def record_creator(self, user: str | None, kind: str, resource: str) -> None:
         """Give the creator of an experiment (kind "experiment", id) or model
@@ -82,6 +87,9 @@ class OpenAccess:
         return None
 
     def record_creator(self, user: str | None, kind: str, resource: str) -> None:
+        return None
+
+    def visibility(self, user: str | None, kind: str) -> Comparison | None:
         return None
 
 

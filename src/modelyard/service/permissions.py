@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelyard.errors import InvalidParameterValue, PermissionDenied
+from modelyard.service.search_filter import Comparison
 from modelyard.store.sql.auth import RolePermission, SqlAuthStore, User
 
 CACHE_SECONDS = 5.0
@@ -292,6 +293,52 @@ class Permissions:
             return
         self.store.upsert_grant(kind, resource, found.id, MANAGE)
         self.changed()
+
+    # -- what searches may return -------------------------------------------------
+    def visibility(self, user: str | None, kind: str) -> Comparison | None:
+        """A search condition keeping what `user` may read (None: everything).
+
+        Added to the search's own filter, so the database filters and pages:
+        `experiment_id NOT IN (...)` (or `name NOT IN`) lists the few resources
+        hidden from a user whose baseline is READ; `IN (...)` lists the ones
+        granted to a user whose baseline is NO_PERMISSIONS.
+        """
+        column = "experiment_id" if kind == "experiment" else "name"
+        found = self.user(user)
+        if found is None:
+            return Comparison("attribute", column, "IN", ())
+        if found.is_admin:
+            return None
+        key = ("visibility", found.id, kind)
+        cached = self._levels.get(key)
+        if cached is not None:
+            return cached[0]  # type: ignore[no-any-return]
+        exp_grants, model_grants = self.store.grants_of_user(found.id)
+        mentioned = {g.resource for g in (exp_grants if kind == "experiment" else model_grants)}
+        wildcard: list[int] = []
+        for perm in self._role_perms(found.id):
+            if perm.resource_type != kind:
+                continue
+            if perm.resource_pattern != "*":
+                mentioned.add(perm.resource_pattern)
+            elif perm.permission == DENY:
+                wildcard.append(-1)
+            else:
+                wildcard.append(RANK.get(perm.permission, 0))
+        base = self.default_rank
+        if -1 in wildcard:
+            base = 0
+        elif wildcard:
+            base = max(wildcard)
+        readable = RANK[READ]
+        if base >= readable:
+            hidden = sorted(r for r in mentioned if self.rank(user, kind, r) < readable)
+            result = Comparison("attribute", column, "NOT IN", tuple(hidden)) if hidden else None
+        else:
+            shown = sorted(r for r in mentioned if self.rank(user, kind, r) >= readable)
+            result = Comparison("attribute", column, "IN", tuple(shown))
+        self._levels.put(key, (result,))
+        return result
 
     # -- protected aliases -------------------------------------------------------
     def protected_aliases(self, model: str) -> tuple[str, ...]:

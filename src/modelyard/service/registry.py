@@ -386,11 +386,13 @@ class RegistryService:
         max_results: int | None = None,
         order_by: Sequence[str] = (),
         page_token: str | None = None,
+        visible: sf.Comparison | None = None,
     ) -> Page[RegisteredModel]:
+        """`visible`: the caller's readable models (services.access.visibility)."""
         limit = _limit(max_results, SEARCH_REGISTERED_MODELS_DEFAULT, SEARCH_REGISTERED_MODELS_MAX)
         prompts, filters = _querying_prompts(sf.parse_registered_model_filter(filter_string))
         return self.store.search_registered_models(
-            filters,
+            [*filters, *([visible] if visible else [])],
             sf.parse_registered_model_order_by(list(order_by)),
             limit,
             sf.decode_page_token(page_token),
@@ -694,7 +696,9 @@ class RegistryService:
         max_results: int | None = None,
         order_by: Sequence[str] = (),
         page_token: str | None = None,
+        visible: sf.Comparison | None = None,
     ) -> Page[ModelVersion]:
+        """`visible`: the caller's readable models (services.access.visibility)."""
         limit = _limit(max_results, SEARCH_MODEL_VERSIONS_DEFAULT, SEARCH_MODEL_VERSIONS_MAX)
         prompts, filters = _querying_prompts(sf.parse_model_version_filter(filter_string))
         clauses = list(order_by) or [
@@ -703,7 +707,7 @@ class RegistryService:
             "version_number DESC",
         ]
         return self.store.search_model_versions(
-            filters,
+            [*filters, *([visible] if visible else [])],
             sf.parse_model_version_order_by(clauses),
             limit,
             sf.decode_page_token(page_token),

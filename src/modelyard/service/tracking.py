@@ -135,14 +135,16 @@ class TrackingService:
         filter_string: str | None = None,
         order_by: Sequence[str] = (),
         page_token: str | None = None,
+        visible: sf.Comparison | None = None,
     ) -> Page[Experiment]:
+        """`visible`: the caller's readable experiments (services.access.visibility)."""
         limit = v.validate_max_results(
             max_results, v.SEARCH_MAX_RESULTS_DEFAULT, v.SEARCH_MAX_RESULTS_THRESHOLD
         )
         return self.store.search_experiments(
             _view_type(view_type),
             limit,
-            sf.parse_experiment_filter(filter_string),
+            [*sf.parse_experiment_filter(filter_string), *([visible] if visible else [])],
             sf.parse_experiment_order_by(list(order_by)),
             sf.decode_page_token(page_token),
         )

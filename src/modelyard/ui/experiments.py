@@ -49,6 +49,7 @@ def experiments_list(req: UiRequest) -> Page:
             filter_string=name_contains(q),
             order_by=["name ASC"],
             page_token=token or None,
+            visible=req.services.access.visibility(req.user, "experiment"),
         )
         experiments = page.items
         next_token = page.next_page_token

@@ -88,6 +88,7 @@ def models_list(req: UiRequest) -> Page:
             max_results=MODELS_PER_PAGE,
             order_by=["name ASC"],
             page_token=token or None,
+            visible=req.services.access.visibility(req.user, "registered_model"),
         )
         models, next_token = page.items, page.next_page_token
     except InvalidParameterValue as exc:
