@@ -123,6 +123,7 @@ def all_routes() -> list[BaseRoute]:
         "history",
         "auth_api",  # MLflow's basic-auth API, tokens (answers 404 with auth off)
         "modelyard.ui.routes",  # the web UI: its own package, named in full
+        "modelyard.ui.auth_pages",  # sign-in, sign-out, the admin page
     ):
         qualified = name if name.startswith("modelyard.") else f"modelyard.http.{name}"
         try:

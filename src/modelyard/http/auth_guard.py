@@ -13,6 +13,7 @@ the event loop on the database.
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Awaitable, Iterable
 from typing import Any
@@ -38,7 +39,8 @@ _API3_PREFIXES = ("/api/3.0/mlflow/", "/ajax-api/3.0/mlflow/")
 # Paths that are not UI pages: an anonymous caller gets 401, not a login redirect.
 _NOT_UI = ("/api/", "/ajax-api/", "/get-artifact", "/model-versions/", "/health", "/version")
 
-_NOT_FOUND = object()
+# Where the signed-in UI user and their CSRF token wait for the templates.
+VIEWER_KEY = "modelyard.viewer"
 
 
 def rule_key(path: str) -> str:
@@ -91,8 +93,10 @@ class AuthIdentifier:
                 return self._verify(value, _address(scope))
         if self.session is not None:
             user = self.session.user_of(scope)
-            if user is not None and self.users.permissions.user(user, cached_only=False):
+            if user is not None and self.users.permissions.user(user):
+                scope[VIEWER_KEY]["is_admin"] = self.users.permissions.is_admin(user)
                 return Identity(user)
+            scope.pop(VIEWER_KEY, None)
         return ANONYMOUS
 
     async def _verify(self, header: bytes, address: str) -> Identity:
@@ -135,6 +139,12 @@ class Guard:
                 "(MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD) or a Bearer access "
                 "token (MLFLOW_TRACKING_TOKEN)."
             )
+        if self.ui and scope["method"] == "POST":
+            body, receive = await _buffer(receive)
+            if not csrf_ok(scope, body):
+                raise PermissionDenied(
+                    "The form's CSRF token is missing or stale; reload the page and try again."
+                )
         if rule.need != "user":
             values, receive = await self._values(scope, receive)
             try:
@@ -224,6 +234,15 @@ class Guard:
         raise PermissionDenied(f"Unknown resource kind {kind!r} in a route rule.")
 
 
+def csrf_ok(scope: Scope, body: bytes) -> bool:
+    """Does a posted UI form carry the session's CSRF token?"""
+    viewer = scope.get(VIEWER_KEY)
+    if not viewer:
+        return True  # signed in by an Authorization header: no cookie to ride on
+    form = dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
+    return hmac.compare_digest(form.get("csrf", ""), str(viewer["csrf"]))
+
+
 async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
     """Read the whole body, and give the handler a `receive` that replays it."""
     chunks: list[bytes] = []
@@ -273,7 +292,11 @@ def install_guards(routes: Iterable[BaseRoute], permissions: Permissions) -> lis
 
 
 class RealmOn401:
-    """Add MLflow's `WWW-Authenticate: Basic realm="mlflow"` to every 401 answer."""
+    """Add MLflow's `WWW-Authenticate: Basic realm="mlflow"` to every 401 API answer.
+
+    Not to HTML pages (the login form's "wrong password"): a browser would put
+    up its own Basic-auth dialog instead of showing the page.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -281,7 +304,10 @@ class RealmOn401:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_realm(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] == 401:
-                message = {**message, "headers": [*message.get("headers", []), REALM_HEADER]}
+                headers = message.get("headers", [])
+                html = any(k == b"content-type" and v.startswith(b"text/html") for k, v in headers)
+                if not html:
+                    message = {**message, "headers": [*headers, REALM_HEADER]}
             await send(message)
 
         await self.app(scope, receive, send_with_realm)
