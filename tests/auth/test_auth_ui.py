@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+from servers import ServerProcess
 
 from auth.authkit import ADMIN, ADMIN_HEADERS, PASSWORD, api, make_user
-from servers import ServerProcess
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.timeout(300)
