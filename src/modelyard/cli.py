@@ -161,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     from modelyard.client_cli import add_client_commands
 
     add_client_commands(sub)
+    from modelyard.auth_cli import add_auth_commands  # users, tokens, permissions
+
+    add_auth_commands(sub)
     return parser
 
 
