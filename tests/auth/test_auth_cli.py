@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from servers import ServerProcess
 
 from auth.authkit import ADMIN, PASSWORD
-from servers import ServerProcess
 
 pytestmark = pytest.mark.timeout(300)
 
