@@ -54,7 +54,11 @@ def serve_in_thread(app: Any) -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     host, port = sock.getsockname()
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", http="httptools")
+    # A long keep-alive: between tests the client's pooled connection may sit idle for
+    # seconds on a loaded machine, and uvicorn's default (5 s) would close it under it.
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", http="httptools", timeout_keep_alive=600
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -92,12 +92,24 @@ def test_login_refused_and_allowed_promotion(
         expect(page.locator("#signed-in-user")).to_have_text("ui-reader")
         cookie = next(c for c in context.cookies() if c["name"] == "modelyard_session")
         assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+        # The version page shows the move disabled, with the reason...
+        page.goto(url + f"/models/{model}/versions/1")
+        expect(page.locator(".stage-move-production")).to_have_attribute("aria-disabled", "true")
+        expect(page.locator(".stage-move-production")).to_have_attribute(
+            "title", re.compile("needs MANAGE_PRODUCTION_VERSIONS")
+        )
+        expect(page.locator(".stage-refusal", has_text="to Production")).to_contain_text(
+            "ui-reader has READ"
+        )
+        # ...and a request made anyway is refused by the server with the same reason.
+        page.goto(url + confirm)
         page.click("#confirm-stage")
         expect(page.locator(".error-status")).to_have_text("403")
         expect(page.locator(".error-message")).to_contain_text("MANAGE_PRODUCTION_VERSIONS")
         page.click("#sign-out")
         page.wait_for_url(re.compile(r"/login"))
-        _sign_in(page, url, confirm, "ui-promoter")
+        _sign_in(page, url, f"/models/{model}/versions/1", "ui-promoter")
+        page.click(".stage-move-production")
         page.wait_for_url(re.compile(re.escape(confirm)))
         page.click("#confirm-stage")
         page.wait_for_url(re.compile(r"done=stage"))

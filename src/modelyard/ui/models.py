@@ -139,9 +139,12 @@ def version_page(req: UiRequest) -> Page:
     mv: ModelVersion = registry.get_model_version(name, req.path_params["version"])
     model = registry.get_registered_model(name)
     history = registry.history(name, mv.version, max_results=HISTORY_PER_PAGE)
+    stages = [s for s in Stage.ALL if s != mv.current_stage]
     return Page(
         "version.html",
         {
+            # Moves the signed-in user may not make, with the sentence saying why (auth on).
+            "stage_refusals": _stage_refusals(req, name, mv.current_stage, stages),
             "model": model,
             "mv": mv,
             "stages": [s for s in Stage.ALL if s != mv.current_stage],
@@ -151,6 +154,15 @@ def version_page(req: UiRequest) -> Page:
             "exclusive": registry.exclusive,
         },
     )
+
+
+def _stage_refusals(req: UiRequest, name: str, current: str, stages: list[str]) -> dict[str, str]:
+    access = req.services.access
+    return {
+        s: access.stage_right_missing(req.user, name, current, s)
+        for s in stages
+        if not access.can_move_stage(req.user, name, current, s)
+    }
 
 
 def _run_browse_link(mv: ModelVersion) -> tuple[str, str] | None:
