@@ -366,3 +366,58 @@ def test_searches_return_only_readable_with_correct_pages(
         "/api/2.0/mlflow/experiments/get", params={"experiment_id": ids[1]}, headers=who
     )
     assert refused.status_code == 403
+
+
+def test_classic_permission_routes_as_mlflow_2_clients_call_them(
+    client: httpx.Client, people: dict
+) -> None:
+    """The 2.x AuthServiceClient's routes: create POST, get GET, update PATCH, delete DELETE."""
+    make_user(client, "classic")
+    exp_id = api(client, "POST", "experiments/create", {"name": "classic-exp"})["experiment_id"]
+    api(client, "POST", "registered-models/create", {"name": "classic-model"})
+    for kind, field, value, key in (
+        ("experiments", "experiment_id", exp_id, "experiment_permission"),
+        ("registered-models", "name", "classic-model", "registered_model_permission"),
+    ):
+        ident = {field: value, "username": "classic"}
+        made = api(client, "POST", f"{kind}/permissions/create", {**ident, "permission": "EDIT"})
+        assert made[key]["permission"] == "EDIT" and made[key][field] == value
+        again = client.post(
+            f"/api/2.0/mlflow/{kind}/permissions/create",
+            json={**ident, "permission": "READ"},
+            headers=ADMIN_HEADERS,
+        )
+        assert again.status_code == 400 and again.json()["error_code"] == "RESOURCE_ALREADY_EXISTS"
+        api(client, "PATCH", f"{kind}/permissions/update", {**ident, "permission": "MANAGE"})
+        assert api(client, "GET", f"{kind}/permissions/get", ident)[key]["permission"] == "MANAGE"
+        bad = client.patch(
+            f"/api/2.0/mlflow/{kind}/permissions/update",
+            json={**ident, "permission": "OWNER"},
+            headers=ADMIN_HEADERS,
+        )
+        assert bad.status_code == 400 and "Valid permissions are" in bad.json()["message"]
+        api(client, "DELETE", f"{kind}/permissions/delete", ident)
+        gone = client.get(
+            f"/api/2.0/mlflow/{kind}/permissions/get", params=ident, headers=ADMIN_HEADERS
+        )
+        assert gone.status_code == 404 and gone.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    user = api(client, "GET", "users/get", {"username": "classic"})["user"]
+    assert user["experiment_permissions"] == [] and user["registered_model_permissions"] == []
+    # Changing one's own password needs the current one; an admin needs none.
+    mine = basic("classic")
+    no_current = client.patch(
+        "/api/2.0/mlflow/users/update-password",
+        json={"username": "classic", "password": "new-password-1"},
+        headers=mine,
+    )
+    assert no_current.status_code == 400
+    changed = client.patch(
+        "/api/2.0/mlflow/users/update-password",
+        json={"username": "classic", "password": "new-password-1", "current_password": PASSWORD},
+        headers=mine,
+    )
+    assert changed.status_code == 200, changed.text
+    assert _get_exp(client, basic("classic", "new-password-1")).status_code == 200
+    assert _get_exp(client, mine).status_code == 401
+    api(client, "PATCH", "users/update-password", {"username": "classic", "password": PASSWORD})
+    assert _get_exp(client, mine).status_code == 200
