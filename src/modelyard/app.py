@@ -74,10 +74,9 @@ def _api_routes(specs: list[RouteSpec]) -> list[BaseRoute]:
 def build_services(
     settings: Settings, *, clock: Clock = wall_clock_ms, new_id: IdFactory = random_id
 ) -> Services:
+    from modelyard.service.access import OpenAccess
     from modelyard.service.tracking import TrackingService
     from modelyard.store.sql.tracking import SqlTrackingStore
-
-    from modelyard.service.access import OpenAccess
 
     db = Database(settings.store_uri)
     services = Services(settings=settings, db=db, clock=clock, new_id=new_id, access=OpenAccess())

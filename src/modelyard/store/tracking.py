@@ -21,7 +21,7 @@ from modelyard.entities import (
     RunInfo,
     Tag,
 )
-from modelyard.service.search_filter import Comparison, OrderKey
+from modelyard.search_terms import Comparison, OrderKey
 
 
 class TrackingStore(ABC):

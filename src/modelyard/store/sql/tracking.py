@@ -32,7 +32,7 @@ from modelyard.entities import (
     ViewType,
 )
 from modelyard.errors import InvalidParameterValue, ResourceDoesNotExist
-from modelyard.service.search_filter import Comparison, OrderKey, encode_page_token
+from modelyard.search_terms import Comparison, OrderKey, encode_page_token
 from modelyard.store.sql import search_sql
 from modelyard.store.sql.db import Database, Tx, UniqueViolation
 from modelyard.store.tracking import TrackingStore
