@@ -121,6 +121,7 @@ def all_routes() -> list[BaseRoute]:
         "model_versions",
         "logged_models",
         "history",
+        "auth_api",  # MLflow's basic-auth API, tokens (answers 404 with auth off)
         "modelyard.ui.routes",  # the web UI: its own package, named in full
     ):
         qualified = name if name.startswith("modelyard.") else f"modelyard.http.{name}"
@@ -170,6 +171,11 @@ def create_app(
     # Same routes and lifespan, found by dictionary for static paths.
     app.router = StaticFirstRouter(all_routes(), lifespan=lifespan)
     app.state.services = services
+    if settings.auth_enabled:  # http/auth_setup.py: users, permissions, a guard per route
+        from modelyard.http.auth_guard import RealmOn401
+        from modelyard.http.auth_setup import enable_auth
+
+        return RealmOn401(door_mod.Door(app, identify=enable_auth(app, services), policy=policy))
     # The door wraps everything, so no route can be reached around it.
     return door_mod.Door(app, identify=identify, policy=policy)
 

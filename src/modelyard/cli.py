@@ -74,6 +74,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
     db = Database(settings.store_uri)
     try:
         migrations.upgrade(db)
+        _check_auth(settings, db)
     finally:
         db.close()
     url = f"http://{settings.host}:{settings.port}"
@@ -96,6 +97,25 @@ def _cmd_server(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=5,
     )
     return 0
+
+
+def _check_auth(settings: Settings, db: object) -> None:
+    """--auth: make the first admin or stop with one line; warn when open on a network."""
+    if settings.auth_enabled:
+        from modelyard.app import wall_clock_ms
+        from modelyard.http.auth_setup import AuthSetupError, bootstrap_admin
+
+        try:
+            bootstrap_admin(db, wall_clock_ms)
+        except AuthSetupError as exc:
+            raise SystemExit(str(exc)) from None
+    elif settings.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"modelyard: WARNING: serving on {settings.host} without authentication: anyone "
+            "who can reach the port may change or delete anything. Add --auth.",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
