@@ -24,6 +24,7 @@ from modelyard.http import door as door_mod
 from modelyard.http.access_log import AccessLog
 from modelyard.http.endpoint import RouteSpec, api
 from modelyard.http.errors import handle_exception
+from modelyard.http.limits import BodyTimeout
 from modelyard.http.routing import StaticFirstRouter
 from modelyard.settings import Settings
 from modelyard.store.sql import migrations
@@ -174,7 +175,8 @@ def create_app(
     app.state.services = services
     # The door wraps everything, so no route can be reached around it; the
     # access log wraps the door, so refused requests are logged too.
-    return AccessLog(door_mod.Door(app, identify=identify, policy=policy))
+    door = door_mod.Door(BodyTimeout(app, settings.request_body_timeout), identify, policy)
+    return AccessLog(door)
 
 
 def configure_logging(level: str) -> None:

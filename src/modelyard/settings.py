@@ -106,6 +106,14 @@ SETTINGS_SPEC: tuple[Setting, ...] = (
         "client asks with archive_existing_versions).",
         choices=("exclusive", "mlflow"),
     ),
+    Setting(
+        "request_body_timeout",
+        "--request-body-timeout",
+        60.0,
+        "Seconds a request may go without sending any of its body before it is answered "
+        "408 (a stalled upload is removed); 0 waits for ever.",
+        float,
+    ),
 )
 
 
@@ -123,6 +131,7 @@ class Settings:
     workers: int = 1
     log_level: str = "info"
     stage_policy: str = "exclusive"
+    request_body_timeout: float = 60.0
 
     @property
     def store_uri(self) -> str:
@@ -167,6 +176,13 @@ def _coerce(spec: Setting, raw: str) -> Any:
         except ValueError:
             raise ValueError(
                 f"MODELYARD_{spec.name.upper()} must be an integer, got {raw!r}"
+            ) from None
+    if spec.kind is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(
+                f"MODELYARD_{spec.name.upper()} must be a number, got {raw!r}"
             ) from None
     return raw
 
