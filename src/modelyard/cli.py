@@ -53,8 +53,6 @@ def _server_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 def _cmd_server(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    import logging
-
     try:
         import uvicorn
     except ModuleNotFoundError:
@@ -63,16 +61,19 @@ def _cmd_server(args: argparse.Namespace) -> int:
             "pip install 'modelyard[server]'"
         ) from None
 
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Migrate once here, before any worker starts, and fail early with a clear
-    # message when the database is unreachable.
+    from modelyard.app import configure_logging
+
+    configure_logging(settings.log_level)
+    # Fail early, in one line, when the port is taken or the database cannot
+    # be opened; then migrate once here, before any worker starts.
+    from modelyard.server_checks import check_port_free
     from modelyard.store.sql import migrations
     from modelyard.store.sql.db import Database
 
+    check_port_free(settings.host, settings.port)
     db = Database(settings.store_uri)
     try:
+        db.probe()
         migrations.upgrade(db)
         _check_auth(settings, db)
     finally:
@@ -93,7 +94,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
         port=settings.port,
         workers=settings.workers if settings.workers > 1 else None,
         log_level=settings.log_level.lower(),
-        access_log=settings.log_level.lower() == "debug",
+        access_log=False,  # modelyard.http.access_log logs each request, with its time
         timeout_graceful_shutdown=5,
     )
     return 0
