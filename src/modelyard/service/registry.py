@@ -752,6 +752,19 @@ class RegistryService:
         where = self._locate(self.get_download_uri(name, version))
         return Download(where.store.stat(where.at(rel), read_below=read_below), where.store)
 
+    def model_version_artifacts(
+        self, name: str | None, version: str | int | None, path: str | None
+    ) -> list[FileInfo]:
+        """The files of a version's download location under `path` (relative
+        to that location), for the UI's file browser on a version page."""
+        rel = clean_artifact_path(path)
+        where = self._locate(self.get_download_uri(name, version))
+        prefix = f"{rel}/" if rel else ""
+        return [
+            FileInfo(prefix + posixpath.basename(info.path), info.is_dir, info.file_size)
+            for info in where.store.list(where.at(rel))
+        ]
+
     def logged_model_artifacts(
         self, model_id: str | None, path: str | None
     ) -> tuple[str, list[FileInfo]]:

@@ -14,7 +14,7 @@ from typing import Any
 from modelyard.entities import Run
 from modelyard.errors import InvalidParameterValue
 from modelyard.service import search_filter as sf
-from modelyard.ui import queries
+from modelyard.ui import manage, queries
 from modelyard.ui.render import Page
 from modelyard.ui.search import RUN_ATTRIBUTE_ORDER, Ordering, field_name, name_contains
 from modelyard.ui.web import UiRequest
@@ -41,10 +41,12 @@ def _token(offset: int) -> str | None:
 def experiments_list(req: UiRequest) -> Page:
     q = req.arg("q")
     token = req.arg("page")
+    deleted = req.arg("deleted") == "1"
     tracking = req.services.tracking
     error = None
     try:
         page = tracking.search_experiments(
+            view_type="DELETED_ONLY" if deleted else None,
             max_results=EXPERIMENTS_PER_PAGE,
             filter_string=name_contains(q),
             order_by=["name ASC"],
@@ -68,12 +70,18 @@ def experiments_list(req: UiRequest) -> Page:
         "experiments.html",
         {
             "q": q,
+            "deleted": deleted,
+            "notice": manage.notice(req),
             "rows": rows,
             "error": error,
             "next_token": next_token,
             "prev_token": _token(offset - EXPERIMENTS_PER_PAGE),
             "has_prev": offset > 0,
-            "first_use": not q and offset == 0 and total_runs == 0 and len(rows) <= 1,
+            "first_use": not q
+            and not deleted
+            and offset == 0
+            and total_runs == 0
+            and len(rows) <= 1,
         },
     )
 
@@ -170,6 +178,8 @@ def experiment_page(req: UiRequest) -> Page:
         "experiment.html",
         {
             "experiment": experiment,
+            "tab": "runs",
+            "notice": manage.notice(req),
             "runs": [_run_row(r) for r in runs],
             "columns": columns,
             "available": available,

@@ -46,11 +46,10 @@
 
   /* -- artifact browser -------------------------------------------------- */
   function wireArtifacts() {
-    var box = document.querySelector(".artifacts[data-run-id]");
+    var box = document.querySelector(".artifacts[data-base]");
     if (!box) return;
-    var runId = box.getAttribute("data-run-id");
     var pane = document.getElementById("artifact-preview");
-    var base = "/ui/runs/" + encodeURIComponent(runId);
+    var base = box.getAttribute("data-base");
 
     function fetchHtml(url) {
       return fetch(url, { headers: { accept: "text/html" } }).then(function (r) {
