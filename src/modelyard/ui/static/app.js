@@ -24,6 +24,8 @@
     function update() {
       var n = form.querySelectorAll("input[name=run]:checked").length;
       button.disabled = n < 2;
+      var chart = document.getElementById("chart-button");
+      if (chart) chart.disabled = n < 1;
       count.textContent = n ? n + " selected" : "Tick two or more runs to compare them";
     }
     form.addEventListener("change", function (ev) {
