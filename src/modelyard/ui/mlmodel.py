@@ -64,14 +64,14 @@ def _columns(spec: Any) -> list[Column] | None:
     if not isinstance(spec, list):
         raise ValueError("a signature's inputs and outputs are lists")
     out = []
-    for i, col in enumerate(spec):
+    for col in spec:
         if not isinstance(col, dict):
             raise ValueError("a signature column is an object")
         kind = str(col.get("type", "?"))
         tensor = col.get("tensor-spec")
         if kind == "tensor" and isinstance(tensor, dict):
             kind = f"tensor {tensor.get('dtype', '?')} {tuple(tensor.get('shape') or ())}"
-        out.append(Column(str(col.get("name", f"[{i}]")), kind, bool(col.get("required", True))))
+        out.append(Column(str(col.get("name") or ""), kind, bool(col.get("required", True))))
     return out
 
 
