@@ -68,7 +68,7 @@ def test_charts_view_draws_lines_and_bars_and_smooths(page: Any, client: Any, un
 def test_charts_x_axis_and_panel_order_are_remembered_in_the_url(
     page: Any, client: Any, unique: str
 ) -> None:
-    exp_id, run_ids = make_experiment(client, unique)
+    exp_id, _ = make_experiment(client, unique)
     page.goto(f"/experiments/{exp_id}/charts")
     page.get_by_role("link", name="Relative time").click()
     expect(page).to_have_url(
@@ -93,7 +93,7 @@ def test_charts_x_axis_and_panel_order_are_remembered_in_the_url(
 
 
 def test_charting_runs_ticked_in_the_table(page: Any, client: Any, unique: str) -> None:
-    exp_id, run_ids = make_experiment(client, unique)
+    exp_id, _ = make_experiment(client, unique)
     page.goto(f"/experiments/{exp_id}")
     page.get_by_label("Select run run-0").check()
     page.get_by_label("Select run run-1").check()

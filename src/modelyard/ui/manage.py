@@ -155,5 +155,5 @@ def run_tag(req: UiRequest) -> Response:
 
 def run_note(req: UiRequest) -> Response:
     run_id = req.path_params["run_id"]
-    req.services.tracking.set_tag(run_id, NOTE_TAG, req.field("note"))
+    req.services.tracking.set_tag(run_id, NOTE_TAG, req.text_field("note"))
     return redirect(_run_url(run_id, "note"))

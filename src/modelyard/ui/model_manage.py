@@ -36,7 +36,7 @@ def model_url(name: str, suffix: str = "") -> str:
 
 def model_description(req: UiRequest) -> Response:
     name = req.path_params["name"]
-    _registry(req).update_registered_model(name, req.field("description"))
+    _registry(req).update_registered_model(name, req.text_field("description"))
     return redirect(model_url(name, "?done=description"))
 
 
