@@ -171,6 +171,7 @@ class Settings:
     @property
     def auth_enabled(self) -> bool:
         return self.auth or self.app_name == "basic-auth"
+
     request_body_timeout: float = 60.0
 
     @property

@@ -21,6 +21,7 @@ object the HTTP layer, the UI and the CLI talk to.
 from __future__ import annotations
 
 import json
+import posixpath
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -64,7 +65,7 @@ from modelyard.service.registry_validation import (  # noqa: F401  (re-exported)
     validate_model_name,
     validate_registry_tag,
 )
-from modelyard.store.artifacts import clean_artifact_path
+from modelyard.store.artifacts import FileInfo, clean_artifact_path
 from modelyard.store.registry import Actor, NewModelVersion, RegistryStore
 from modelyard.store.sql.db import UniqueViolation
 
@@ -449,6 +450,24 @@ class RegistryService(SourceRules, LoggedModelRules):
         rel = clean_artifact_path(path, allow_root=False)
         where = self._locate(self.get_download_uri(name, version))
         return Download(where.store.stat(where.at(rel), read_below=read_below), where.store)
+
+    def files_under(self, uri: str, path: str | None) -> list[FileInfo]:
+        """The files directly under `path` of the artifact location `uri`, with
+        paths relative to that location (the file browsers of the UI and API)."""
+        rel = clean_artifact_path(path)
+        where = self._locate(uri)
+        prefix = f"{rel}/" if rel else ""
+        return [
+            FileInfo(prefix + posixpath.basename(info.path), info.is_dir, info.file_size)
+            for info in where.store.list(where.at(rel))
+        ]
+
+    def model_version_artifacts(
+        self, name: str | None, version: str | int | None, path: str | None
+    ) -> list[FileInfo]:
+        """The files of a version's download location under `path` (relative
+        to that location), for the UI's file browser on a version page."""
+        return self.files_under(self.get_download_uri(name, version), path)
 
     # -- promotion history ----------------------------------------------------
     def history(

@@ -476,6 +476,19 @@ class TrackingService:
         page = self.store.get_metric_points(run_id, key, max_results, cursor)
         return page, None if page.next is None else encode_history_token(page.next)
 
+    def metric_points_for_runs(
+        self, run_ids: Sequence[str], key: str
+    ) -> dict[str, list[tuple[int, int, float]]]:
+        """Every non-NaN (step, timestamp, value) of `key` per run, for charts
+        overlaying many runs (the UI downsamples them). Runs are not checked
+        one by one: callers pass ids a search just returned."""
+        if not key:
+            raise InvalidParameterValue("Missing value for required parameter 'key'.")
+        return self.store.metric_points_for_runs(run_ids, key)
+
+    def latest_metric_keys(self, run_ids: Sequence[str]) -> list[str]:
+        return self.store.latest_metric_keys(run_ids)
+
     def get_metric_history_bulk_interval(
         self,
         run_ids: Sequence[str],

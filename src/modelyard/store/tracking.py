@@ -157,6 +157,18 @@ class TrackingStore(ABC):
     ) -> Page[Metric]: ...
 
     @abstractmethod
+    def metric_points_for_runs(
+        self, run_ids: Sequence[str], key: str
+    ) -> dict[str, list[tuple[int, int, float]]]:
+        """(step, timestamp, value) of every non-NaN point of `key`, per run, in
+        no particular order; runs without the metric are left out. For charts
+        that overlay many runs in one read."""
+
+    @abstractmethod
+    def latest_metric_keys(self, run_ids: Sequence[str]) -> list[str]:
+        """The metric keys any of the runs has logged, sorted."""
+
+    @abstractmethod
     def get_metric_history_bulk_interval(
         self,
         run_ids: Sequence[str],

@@ -616,6 +616,34 @@ class SqlTrackingStore(TrackingStore):
         with self.db.read() as tx:
             return metric_history.history_page(tx, run_id, key, max_results, cursor)
 
+    def metric_points_for_runs(
+        self, run_ids: Sequence[str], key: str
+    ) -> dict[str, list[tuple[int, int, float]]]:
+        out: dict[str, list[tuple[int, int, float]]] = defaultdict(list)
+        with self.db.read() as tx:
+            for chunk in _chunks(list(run_ids)):
+                for run_id, step, ts, value in tx.all(
+                    "SELECT run_uuid, step, timestamp, value FROM metrics "
+                    f"WHERE key = ? AND run_uuid IN ({_marks(len(chunk))}) AND is_nan = 0",
+                    [key, *chunk],
+                ):
+                    out[run_id].append((int(step), int(ts), float(value)))
+        return dict(out)
+
+    def latest_metric_keys(self, run_ids: Sequence[str]) -> list[str]:
+        keys: set[str] = set()
+        with self.db.read() as tx:
+            for chunk in _chunks(list(run_ids)):
+                keys.update(
+                    k
+                    for (k,) in tx.all(
+                        "SELECT DISTINCT key FROM latest_metrics "
+                        f"WHERE run_uuid IN ({_marks(len(chunk))})",
+                        list(chunk),
+                    )
+                )
+        return sorted(keys)
+
     def get_metric_history_bulk_interval(
         self,
         run_ids: Sequence[str],
