@@ -138,6 +138,14 @@ SETTINGS_SPEC: tuple[Setting, ...] = (
         "With auth on: model aliases (comma-separated) that only users with the Production "
         "right may set or delete; a model may override the list.",
     ),
+    Setting(
+        "request_body_timeout",
+        "--request-body-timeout",
+        60.0,
+        "Seconds a request may go without sending any of its body before it is answered "
+        "408 (a stalled upload is removed); 0 waits for ever.",
+        float,
+    ),
 )
 
 
@@ -163,6 +171,8 @@ class Settings:
     @property
     def auth_enabled(self) -> bool:
         return self.auth or self.app_name == "basic-auth"
+
+    request_body_timeout: float = 60.0
 
     @property
     def store_uri(self) -> str:
@@ -207,6 +217,13 @@ def _coerce(spec: Setting, raw: str) -> Any:
         except ValueError:
             raise ValueError(
                 f"MODELYARD_{spec.name.upper()} must be an integer, got {raw!r}"
+            ) from None
+    if spec.kind is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(
+                f"MODELYARD_{spec.name.upper()} must be a number, got {raw!r}"
             ) from None
     return raw
 

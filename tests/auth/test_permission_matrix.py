@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 from servers import throwaway_postgres
+from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -49,8 +50,10 @@ ALL_ROLES = ["anonymous", *(r[0] for r in ROLES), "admin"]
 
 
 def _inner(app: Any) -> Any:
-    """The Starlette app inside RealmOn401(Door(...))."""
-    return app.app.app
+    """The Starlette app inside the middleware around it (access log, realm, door, ...)."""
+    while not isinstance(app, Starlette):
+        app = app.app
+    return app
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

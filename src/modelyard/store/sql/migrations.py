@@ -214,3 +214,7 @@ MIGRATIONS.append(Migration(_registry.REGISTRY_MIGRATION_NAME, _registry.REGISTR
 from modelyard.store.sql import schema_auth as _auth  # noqa: E402
 
 MIGRATIONS.append(Migration(_auth.AUTH_MIGRATION_NAME, _auth.AUTH_STATEMENTS))
+
+from modelyard.store.sql import schema_perf as _perf  # noqa: E402
+
+MIGRATIONS.append(Migration(_perf.PERF_MIGRATION_NAME, _perf.PERF_STATEMENTS))
