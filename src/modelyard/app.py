@@ -123,6 +123,7 @@ def all_routes() -> list[BaseRoute]:
         "model_versions",
         "logged_models",
         "history",
+        "auth_api",  # MLflow's basic-auth API, tokens (answers 404 with auth off)
         "openapi",
         "modelyard.ui.routes",  # the web UI: its own package, named in full
     ):
@@ -175,8 +176,15 @@ def create_app(
     app.state.services = services
     # The door wraps everything, so no route can be reached around it; the
     # access log wraps the door, so refused requests are logged too.
-    door = door_mod.Door(BodyTimeout(app, settings.request_body_timeout), identify, policy)
-    return AccessLog(door)
+    inner = BodyTimeout(app, settings.request_body_timeout)
+    if settings.auth_enabled:  # http/auth_setup.py: users, permissions, a guard per route
+        from modelyard.http.auth_guard import RealmOn401
+        from modelyard.http.auth_setup import enable_auth
+
+        return AccessLog(
+            RealmOn401(door_mod.Door(inner, identify=enable_auth(app, services), policy=policy))
+        )
+    return AccessLog(door_mod.Door(inner, identify, policy))
 
 
 def configure_logging(level: str) -> None:
