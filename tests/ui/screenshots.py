@@ -172,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
                     f"/experiments/{ids['experiment']}/charts?smooth=0.6",
                     ".panel-chart",
                 ),
+                (
+                    "plots.png",
+                    f"/experiments/{ids['experiment']}/plots?sx=params.lr&sy=metrics.accuracy",
+                    "#parallel",
+                ),
                 ("models.png", "/models", None),
                 ("model.png", "/models/mnist_test", None),
             ]
