@@ -21,15 +21,19 @@ in a comment.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from modelyard.errors import InvalidParameterValue, NotImplementedByServer
+from modelyard.search_terms import (
+    Comparison,
+    OrderKey,
+    Value,
+    decode_page_token,
+    encode_page_token,
+)
 
 __all__ = [
     "Comparison",
@@ -47,32 +51,6 @@ __all__ = [
     "parse_run_filter",
     "parse_run_order_by",
 ]
-
-Value = str | float | int | tuple[str, ...] | None
-
-
-@dataclass(frozen=True, slots=True)
-class Comparison:
-    """One ``<entity>.<key> <op> <value>`` condition; a filter is their conjunction.
-
-    `entity` is canonical ("metric", "param", "tag", "attribute", "dataset"), `key`
-    is canonical too (aliases such as ``created`` are resolved to ``start_time``),
-    `op` is upper-case, and `value` is already typed: float for metrics, int or
-    float for numeric attributes, a tuple for IN lists, None for IS [NOT] NULL.
-    """
-
-    entity: str
-    key: str
-    op: str
-    value: Value
-
-
-@dataclass(frozen=True, slots=True)
-class OrderKey:
-    entity: str
-    key: str
-    ascending: bool
-
 
 # -- operators ----------------------------------------------------------------
 
@@ -787,33 +765,3 @@ def _logged_model_order_object(clause: Mapping[str, Any]) -> OrderKey:
 
 
 # -- page tokens --------------------------------------------------------------------
-
-
-def encode_page_token(offset: int) -> str:
-    """MLflow's page token: base64 of ``{"offset": N}``, opaque to clients."""
-    return base64.b64encode(json.dumps({"offset": offset}).encode("utf-8")).decode("ascii")
-
-
-def decode_page_token(token: str | None) -> int:
-    """The offset a page token carries; no token means the first page (0)."""
-    if not token:
-        return 0
-    try:
-        decoded = base64.b64decode(token)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidParameterValue("Invalid page token, could not base64-decode") from exc
-    try:
-        parsed = json.loads(decoded)
-    except ValueError as exc:
-        raise InvalidParameterValue(f"Invalid page token, decoded value={decoded!r}") from exc
-    offset = parsed.get("offset") if isinstance(parsed, dict) else None
-    # MLflow never issues a token for offset 0 and refuses one, as here.
-    if not offset or isinstance(offset, bool):
-        raise InvalidParameterValue(f"Invalid page token, parsed value={parsed}")
-    try:
-        value = int(offset)
-    except (TypeError, ValueError) as exc:
-        raise InvalidParameterValue(f"Invalid page token, not stringable {offset}") from exc
-    if value < 0:
-        raise InvalidParameterValue(f"Invalid page token, negative offset {value}")
-    return value

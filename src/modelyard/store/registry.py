@@ -1,5 +1,6 @@
 """The registry store contract: registered models, versions, aliases, promotion
-history and MLflow 3 logged models. Every metadata backend implements this.
+history; MLflow 3 logged models are in `store/logged_models.py`. Every metadata
+backend implements this.
 
 Like the tracking store it is storage-shaped: names and ids in, entities out,
 and MLflow's wording for missing things (`ResourceDoesNotExist`). Validation,
@@ -14,19 +15,19 @@ and write inside that one transaction, under a lock on the registered model.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from modelyard.entities import Page, Param, Tag
+from modelyard.entities import Page, Tag
 from modelyard.registry_entities import (
     HistoryEvent,
-    LoggedModel,
     ModelVersion,
     RegisteredModel,
     StageHolder,
 )
-from modelyard.service.search_filter import Comparison, OrderKey
+from modelyard.search_terms import Comparison, OrderKey
+from modelyard.store.logged_models import LoggedModelStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,7 @@ class Actor:
     comment: str | None = None
 
 
-class RegistryStore(ABC):
+class RegistryStore(LoggedModelStore):
     # -- registered models --------------------------------------------------
     @abstractmethod
     def create_registered_model(
@@ -178,49 +179,3 @@ class RegistryStore(ABC):
     @abstractmethod
     def stage_holder(self, name: str, stage: str, at: int) -> StageHolder:
         """Which version held `stage` at time `at`, from the history."""
-
-    # -- logged models --------------------------------------------------------
-    @abstractmethod
-    def create_logged_model(self, model: LoggedModel) -> None: ...
-
-    @abstractmethod
-    def ensure_logged_model(self, model: LoggedModel) -> LoggedModel:
-        """Insert `model` unless its id exists; return what is stored. Used to
-        materialise run-folder models, which have deterministic ids."""
-
-    @abstractmethod
-    def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel: ...
-
-    @abstractmethod
-    def finalize_logged_model(self, model_id: str, status: str, now: int) -> LoggedModel: ...
-
-    @abstractmethod
-    def delete_logged_model(self, model_id: str, now: int) -> None: ...
-
-    @abstractmethod
-    def set_logged_model_tags(self, model_id: str, tags: Sequence[Tag], now: int) -> None: ...
-
-    @abstractmethod
-    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
-        """Raises `ResourceDoesNotExist` when the tag is absent (MLflow does)."""
-
-    @abstractmethod
-    def log_logged_model_params(self, model_id: str, params: Sequence[Param]) -> None: ...
-
-    @abstractmethod
-    def search_logged_models(
-        self,
-        experiment_ids: Sequence[str],
-        filters: Sequence[Comparison],
-        order_by: Sequence[OrderKey],
-        max_results: int,
-        offset: int,
-    ) -> Page[LoggedModel]:
-        """Active models of the experiments; run-folder models are left out
-        (the service offers those itself, see service.registry)."""
-
-    @abstractmethod
-    def count_logged_models(
-        self, experiment_ids: Sequence[str], filters: Sequence[Comparison]
-    ) -> int:
-        """How many models `search_logged_models` lists in all, over every page."""

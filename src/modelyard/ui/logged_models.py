@@ -16,7 +16,7 @@ from urllib.parse import quote
 from modelyard.entities import Run
 from modelyard.errors import ModelyardError
 from modelyard.registry_entities import LoggedModel, ModelVersion
-from modelyard.service.registry import RUN_FOLDER_PREFIX
+from modelyard.service.logged_models import RUN_FOLDER_PREFIX
 from modelyard.ui import files, mlmodel
 from modelyard.ui.search import string_literal
 from modelyard.ui.web import UiRequest

@@ -26,7 +26,7 @@ from modelyard.http.artifacts import content_disposition, file_response
 from modelyard.registry_entities import ModelVersion, RegisteredModel, Stage
 from modelyard.service import search_filter as sf
 from modelyard.service.artifacts import ArtifactLocation, Download
-from modelyard.service.registry import canonical_stage, validate_alias
+from modelyard.service.registry_validation import canonical_stage, validate_alias
 from modelyard.store.artifacts import clean_artifact_path
 from modelyard.ui import files, logged_models
 from modelyard.ui.render import Page, url_quote

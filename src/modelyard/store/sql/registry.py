@@ -11,16 +11,17 @@ two requests on two processes see each other's effects in full or not at all.
 The unique index on (model, exclusive_stage) backs the stage rule up: were
 the code ever wrong, the database would refuse the second holder.
 
-Search SQL is compiled here from the parsed filters of
-`modelyard.service.search_filter`; values always travel as parameters.
+Search SQL is compiled here from parsed filters (`modelyard.search_terms`);
+values always travel as parameters. MLflow 3 logged models are in
+`logged_models.py`, mixed into `SqlRegistryStore`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from modelyard.entities import Page, Param, Tag
+from modelyard.entities import Page, Tag
 from modelyard.errors import (
     InvalidParameterValue,
     InvalidState,
@@ -30,19 +31,19 @@ from modelyard.registry_entities import (
     HistoryAction,
     HistoryCause,
     HistoryEvent,
-    LoggedModel,
     ModelAlias,
     ModelVersion,
     RegisteredModel,
     Stage,
     StageHolder,
 )
-from modelyard.service.search_filter import Comparison, OrderKey, encode_page_token
+from modelyard.search_terms import Comparison, OrderKey, encode_page_token
 from modelyard.store.registry import Actor, NewModelVersion, RegistryStore
 from modelyard.store.sql.db import Database, Row, Tx
+from modelyard.store.sql.logged_models import SqlLoggedModels
+from modelyard.store.sql.sql_text import chunks, compare_sql, order_sql, placeholders
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
-_CHUNK = 500
 
 _MV_COLUMNS = (
     "mv.model_key, mv.version, mv.creation_time, mv.last_updated_time, mv.description, "
@@ -51,21 +52,7 @@ _MV_COLUMNS = (
 )
 _MV_FROM = "model_versions mv JOIN registered_models rm ON rm.model_key = mv.model_key"
 _RM_COLUMNS = "rm.model_key, rm.name, rm.creation_time, rm.last_updated_time, rm.description"
-_LM_COLUMNS = (
-    "lm.model_id, lm.experiment_id, lm.name, lm.artifact_location, lm.creation_time, "
-    "lm.last_updated_time, lm.status, lm.lifecycle_stage, lm.model_type, lm.source_run_id, "
-    "lm.status_message, lm.run_folder"
-)
 _STAGE_ACTIONS = (HistoryAction.CREATED, HistoryAction.TRANSITION, HistoryAction.DELETED)
-
-
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
-
-
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(items), _CHUNK):
-        yield items[i : i + _CHUNK]
 
 
 def _model_not_found(name: str) -> ResourceDoesNotExist:
@@ -76,69 +63,7 @@ def _version_not_found(name: str, version: int) -> ResourceDoesNotExist:
     return ResourceDoesNotExist(f"Model Version (name={name}, version={version}) not found")
 
 
-def _logged_model_not_found(model_id: str) -> ResourceDoesNotExist:
-    return ResourceDoesNotExist(f"Logged model with ID '{model_id}' not found.")
-
-
-# -- filters -----------------------------------------------------------------------
-
-
-def _glob_from_like(pattern: str) -> str:
-    """A LIKE pattern as a GLOB pattern: SQLite's LIKE ignores ASCII case and
-    MLflow's LIKE is case-sensitive (ILIKE is the insensitive one)."""
-    out: list[str] = []
-    for ch in pattern:
-        if ch == "%":
-            out.append("*")
-        elif ch == "_":
-            out.append("?")
-        elif ch in "*?[":
-            out.append(f"[{ch}]")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def compare_sql(dialect: str, column: str, op: str, value: Any, params: list[Any]) -> str:
-    """`column <op> ?` for one parsed comparison, appending its parameters."""
-    if op in ("IN", "NOT IN"):
-        items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
-        if not items:
-            return "1 = 0" if op == "IN" else "1 = 1"
-        params.extend(items)
-        return f"{column} {op} ({_marks(len(items))})"
-    if op == "LIKE":
-        if dialect == "sqlite":
-            params.append(_glob_from_like(str(value)))
-            return f"{column} GLOB ?"
-        params.append(value)
-        return f"{column} LIKE ?"
-    if op == "ILIKE":
-        params.append(value)
-        if dialect == "sqlite":
-            return f"LOWER({column}) LIKE LOWER(?)"
-        return f"{column} ILIKE ?"
-    if op in ("=", "!=", "<", "<=", ">", ">="):
-        params.append(value)
-        return f"{column} {op} ?"
-    if op == "IS NULL":
-        return f"{column} IS NULL"
-    if op == "IS NOT NULL":
-        return f"{column} IS NOT NULL"
-    raise InvalidParameterValue(f"Unsupported comparison operator '{op}'")
-
-
-def _order_sql(keys: Sequence[OrderKey], columns: dict[str, str]) -> list[str]:
-    out: list[str] = []
-    for key in keys:
-        column = columns.get(key.key)
-        if key.entity != "attribute" or column is None:
-            raise InvalidParameterValue(f"Invalid order by key '{key.key}' specified.")
-        out.append(f"{column} {'ASC' if key.ascending else 'DESC'}")
-    return out
-
-
-class SqlRegistryStore(RegistryStore):
+class SqlRegistryStore(SqlLoggedModels, RegistryStore):
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -163,8 +88,8 @@ class SqlRegistryStore(RegistryStore):
         wanted = {(int(r[0]), int(r[1])) for r in rows}
         tags: dict[tuple[int, int], list[Tag]] = {}
         aliases: dict[tuple[int, int], list[str]] = {}
-        for chunk in _chunks(keys):
-            marks = _marks(len(chunk))
+        for chunk in chunks(keys):
+            marks = placeholders(len(chunk))
             for key, version, tkey, tvalue in tx.all(
                 "SELECT model_key, version, key, value FROM model_version_tags "
                 f"WHERE model_key IN ({marks}) ORDER BY key",
@@ -221,8 +146,8 @@ class SqlRegistryStore(RegistryStore):
         tags: dict[int, list[Tag]] = {}
         aliases: dict[int, list[ModelAlias]] = {}
         latest_rows: list[Row] = []
-        for chunk in _chunks(keys):
-            marks = _marks(len(chunk))
+        for chunk in chunks(keys):
+            marks = placeholders(len(chunk))
             for key, tkey, tvalue in tx.all(
                 "SELECT model_key, key, value FROM registered_model_tags "
                 f"WHERE model_key IN ({marks}) ORDER BY key",
@@ -383,7 +308,7 @@ class SqlRegistryStore(RegistryStore):
                     "p.model_key = rm.model_key AND p.key = ? AND p.value = 'true')"
                 )
                 params.append(PROMPT_TAG)
-            order = _order_sql(
+            order = order_sql(
                 order_by,
                 {
                     "name": "rm.name",
@@ -412,7 +337,7 @@ class SqlRegistryStore(RegistryStore):
             )
             params: list[Any] = [key]
             if stages:
-                where += f" AND mv.current_stage IN ({_marks(len(stages))})"
+                where += f" AND mv.current_stage IN ({placeholders(len(stages))})"
                 params.extend(stages)
             return self._versions(
                 tx, self._version_rows(tx, where + " ORDER BY mv.version", params)
@@ -610,7 +535,7 @@ class SqlRegistryStore(RegistryStore):
                 tx.execute(
                     f"UPDATE model_versions SET current_stage = ?, exclusive_stage = NULL, "
                     f"last_updated_time = ? WHERE model_key = ? AND "
-                    f"version IN ({_marks(len(displaced))})",
+                    f"version IN ({placeholders(len(displaced))})",
                     (Stage.ARCHIVED, actor.now, key, *displaced),
                 )
                 for other in displaced:
@@ -701,7 +626,7 @@ class SqlRegistryStore(RegistryStore):
                 sql += " AND h.event_id < ?"
                 params.append(before)
             if holders:
-                sql += f" AND h.version NOT IN ({_marks(len(holders))})"
+                sql += f" AND h.version NOT IN ({placeholders(len(holders))})"
                 params.extend(holders)
             # A version that now holds the *other* exclusive stage is not pulled
             # out of it: rolling back Staging must never empty Production.
@@ -768,7 +693,7 @@ class SqlRegistryStore(RegistryStore):
                     "mv.model_key AND p.version = mv.version AND p.key = ? AND p.value = 'true')"
                 )
                 params.append(PROMPT_TAG)
-            order = _order_sql(
+            order = order_sql(
                 order_by,
                 {
                     "name": "rm.name",
@@ -863,7 +788,7 @@ class SqlRegistryStore(RegistryStore):
         return Page(items, encode_page_token(offset + max_results) if more else None)
 
     def stage_holder(self, name: str, stage: str, at: int) -> StageHolder:
-        actions = _marks(len(_STAGE_ACTIONS))
+        actions = placeholders(len(_STAGE_ACTIONS))
         with self.db.read() as tx:
             key = self._key(tx, name)
             # Each version's last stage event at or before `at`; holders are
@@ -900,234 +825,3 @@ class SqlRegistryStore(RegistryStore):
             version=version,
             since=None if since is None else int(since),
         )
-
-    # -- logged models --------------------------------------------------------
-    def _logged_models(self, tx: Tx, rows: Sequence[Row]) -> list[LoggedModel]:
-        if not rows:
-            return []
-        ids = [r[0] for r in rows]
-        tags: dict[str, list[Tag]] = {}
-        params: dict[str, list[Param]] = {}
-        for chunk in _chunks(ids):
-            marks = _marks(len(chunk))
-            for mid, k, v in tx.all(
-                f"SELECT model_id, key, value FROM logged_model_tags WHERE model_id IN ({marks}) "
-                "ORDER BY key",
-                chunk,
-            ):
-                tags.setdefault(mid, []).append(Tag(k, v))
-            for mid, k, v in tx.all(
-                "SELECT model_id, key, value FROM logged_model_params "
-                f"WHERE model_id IN ({marks}) ORDER BY key",
-                chunk,
-            ):
-                params.setdefault(mid, []).append(Param(k, v))
-        return [
-            LoggedModel(
-                model_id=r[0],
-                experiment_id=str(r[1]),
-                name=r[2],
-                artifact_location=r[3],
-                creation_timestamp=int(r[4]),
-                last_updated_timestamp=int(r[5]),
-                status=r[6],
-                lifecycle_stage=r[7],
-                model_type=r[8],
-                source_run_id=r[9],
-                status_message=r[10],
-                run_folder=r[11],
-                tags=tuple(tags.get(r[0], ())),
-                params=tuple(params.get(r[0], ())),
-            )
-            for r in rows
-        ]
-
-    def _logged_model(self, tx: Tx, model_id: str, allow_deleted: bool = False) -> LoggedModel:
-        sql = f"SELECT {_LM_COLUMNS} FROM logged_models lm WHERE lm.model_id = ?"
-        if not allow_deleted:
-            sql += " AND lm.lifecycle_stage = 'active'"
-        rows = tx.all(sql, (model_id,))
-        if not rows:
-            raise _logged_model_not_found(model_id)
-        return self._logged_models(tx, rows)[0]
-
-    @staticmethod
-    def _insert_logged_model(tx: Tx, m: LoggedModel, *, if_absent: bool) -> None:
-        tx.execute(
-            "INSERT INTO logged_models (model_id, experiment_id, name, artifact_location, "
-            "creation_time, last_updated_time, status, status_message, lifecycle_stage, "
-            "model_type, source_run_id, run_folder) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            + (" ON CONFLICT (model_id) DO NOTHING" if if_absent else ""),
-            (
-                m.model_id,
-                int(m.experiment_id),
-                m.name,
-                m.artifact_location,
-                m.creation_timestamp,
-                m.last_updated_timestamp,
-                m.status,
-                m.status_message,
-                m.lifecycle_stage,
-                m.model_type,
-                m.source_run_id,
-                m.run_folder,
-            ),
-        )
-        inserted = tx.rowcount != 0
-        if inserted:
-            tx.executemany(
-                "INSERT INTO logged_model_tags (model_id, key, value) VALUES (?, ?, ?)",
-                [(m.model_id, k, v) for k, v in {t.key: t.value for t in m.tags}.items()],
-            )
-            tx.executemany(
-                "INSERT INTO logged_model_params (model_id, key, value) VALUES (?, ?, ?)",
-                [(m.model_id, k, v) for k, v in {p.key: p.value for p in m.params}.items()],
-            )
-
-    def create_logged_model(self, model: LoggedModel) -> None:
-        with self.db.write() as tx:
-            self._insert_logged_model(tx, model, if_absent=False)
-
-    def ensure_logged_model(self, model: LoggedModel) -> LoggedModel:
-        with self.db.write() as tx:
-            self._insert_logged_model(tx, model, if_absent=True)
-            return self._logged_model(tx, model.model_id, allow_deleted=True)
-
-    def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:
-        with self.db.read() as tx:
-            return self._logged_model(tx, model_id, allow_deleted)
-
-    def finalize_logged_model(self, model_id: str, status: str, now: int) -> LoggedModel:
-        with self.db.write() as tx:
-            self._logged_model(tx, model_id)
-            tx.execute(
-                "UPDATE logged_models SET status = ?, last_updated_time = ? WHERE model_id = ?",
-                (status, now, model_id),
-            )
-            return self._logged_model(tx, model_id)
-
-    def delete_logged_model(self, model_id: str, now: int) -> None:
-        with self.db.write() as tx:
-            self._logged_model(tx, model_id)
-            tx.execute(
-                "UPDATE logged_models SET lifecycle_stage = 'deleted', last_updated_time = ? "
-                "WHERE model_id = ?",
-                (now, model_id),
-            )
-
-    def set_logged_model_tags(self, model_id: str, tags: Sequence[Tag], now: int) -> None:
-        with self.db.write() as tx:
-            self._logged_model(tx, model_id)
-            tx.executemany(
-                "INSERT INTO logged_model_tags (model_id, key, value) VALUES (?, ?, ?) "
-                "ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value",
-                [(model_id, k, v) for k, v in {t.key: t.value for t in tags}.items()],
-            )
-
-    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
-        with self.db.write() as tx:
-            self._logged_model(tx, model_id)
-            tx.execute(
-                "DELETE FROM logged_model_tags WHERE model_id = ? AND key = ?", (model_id, key)
-            )
-            if tx.rowcount == 0:
-                raise ResourceDoesNotExist(
-                    f"No tag with key {key!r} found for model with ID {model_id!r}."
-                )
-
-    def log_logged_model_params(self, model_id: str, params: Sequence[Param]) -> None:
-        with self.db.write() as tx:
-            self._logged_model(tx, model_id)
-            tx.executemany(
-                "INSERT INTO logged_model_params (model_id, key, value) VALUES (?, ?, ?) "
-                "ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value",
-                [(model_id, k, v) for k, v in {p.key: p.value for p in params}.items()],
-            )
-
-    def search_logged_models(
-        self,
-        experiment_ids: Sequence[str],
-        filters: Sequence[Comparison],
-        order_by: Sequence[OrderKey],
-        max_results: int,
-        offset: int,
-    ) -> Page[LoggedModel]:
-        columns = {
-            "name": "lm.name",
-            "model_id": "lm.model_id",
-            "model_type": "lm.model_type",
-            "status": "lm.status",
-            "source_run_id": "lm.source_run_id",
-            "creation_timestamp": "lm.creation_time",
-            "last_updated_timestamp": "lm.last_updated_time",
-        }
-        with self.db.read() as tx:
-            where, params = self._logged_model_where(tx.dialect, experiment_ids, filters, columns)
-            order: list[str] = []
-            for k in order_by:
-                if k.entity == "metric":
-                    # No metrics are recorded against logged models yet, so a
-                    # metric key sorts every model alike (all missing).
-                    continue
-                order.extend(_order_sql([k], columns))
-            if not any(k.key == "creation_timestamp" for k in order_by):
-                order.append("lm.creation_time DESC")
-            if not any(k.key == "model_id" for k in order_by):
-                order.append("lm.model_id ASC")
-            rows = tx.all(
-                f"SELECT {_LM_COLUMNS} FROM logged_models lm WHERE {where} "
-                f"ORDER BY {', '.join(order)} LIMIT ? OFFSET ?",
-                (*params, max_results + 1, offset),
-            )
-            more = len(rows) > max_results
-            items = self._logged_models(tx, rows[:max_results])
-        return Page(items, encode_page_token(offset + max_results) if more else None)
-
-    def count_logged_models(
-        self, experiment_ids: Sequence[str], filters: Sequence[Comparison]
-    ) -> int:
-        """How many models `search_logged_models` would list in all."""
-        columns = {
-            "name": "lm.name",
-            "model_id": "lm.model_id",
-            "model_type": "lm.model_type",
-            "status": "lm.status",
-            "source_run_id": "lm.source_run_id",
-            "creation_timestamp": "lm.creation_time",
-            "last_updated_timestamp": "lm.last_updated_time",
-        }
-        with self.db.read() as tx:
-            where, params = self._logged_model_where(tx.dialect, experiment_ids, filters, columns)
-            return int(tx.scalar(f"SELECT COUNT(*) FROM logged_models lm WHERE {where}", params))
-
-    @staticmethod
-    def _logged_model_where(
-        dialect: str,
-        experiment_ids: Sequence[str],
-        filters: Sequence[Comparison],
-        columns: dict[str, str],
-    ) -> tuple[str, list[Any]]:
-        params: list[Any] = []
-        where = [
-            "lm.lifecycle_stage = 'active'",
-            "lm.run_folder IS NULL",
-            f"lm.experiment_id IN ({_marks(len(experiment_ids))})" if experiment_ids else "1 = 0",
-        ]
-        params.extend(int(e) for e in experiment_ids)
-        for c in filters:
-            if c.entity == "attribute" and c.key in columns:
-                where.append(compare_sql(dialect, columns[c.key], c.op, c.value, params))
-            elif c.entity in ("tag", "param"):
-                table = "logged_model_tags" if c.entity == "tag" else "logged_model_params"
-                params.append(c.key)
-                cond = compare_sql(dialect, "x.value", c.op, c.value, params)
-                where.append(
-                    f"EXISTS (SELECT 1 FROM {table} x WHERE x.model_id = lm.model_id "
-                    f"AND x.key = ? AND {cond})"
-                )
-            elif c.entity == "metric":
-                # No metrics are recorded against logged models yet: nothing matches.
-                where.append("1 = 0")
-            else:
-                raise InvalidParameterValue(f"Invalid filter key '{c.entity}.{c.key}'")
-        return " AND ".join(where), params

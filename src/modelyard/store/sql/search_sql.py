@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelyard.errors import InternalError, InvalidParameterValue
-from modelyard.service.search_filter import Comparison, OrderKey
+from modelyard.search_terms import Comparison, OrderKey
 
 __all__ = ["experiment_search_sql", "run_search_sql"]
 
