@@ -142,10 +142,12 @@ def test_metric_points_for_runs_skips_nan_and_runs_without_the_key(
     store.log_batch("r1", [Metric("m", float(i), 100 + i, i) for i in range(3)], [], [])
     store.log_batch("r2", [Metric("m", math.nan, 5, 0), Metric("m", 2.5, 6, 1)], [], [])
     store.log_batch("r3", [Metric("other", 1.0, 1, 0)], [], [])
-    points = store.metric_points_for_runs(["r1", "r2", "r3"], "m")
-    assert sorted(points["r1"]) == [(0, 100, 0.0), (1, 101, 1.0), (2, 102, 2.0)]
-    assert points["r2"] == [(1, 6, 2.5)]
+    points = store.metric_points_for_runs(["r1", "r2", "r3"], "m", "step")
+    assert sorted(points["r1"]) == [(0, 0.0), (1, 1.0), (2, 2.0)]
+    assert points["r2"] == [(1, 2.5)]
     assert "r3" not in points
+    by_time = store.metric_points_for_runs(["r1", "r2"], "m", "timestamp")
+    assert sorted(by_time["r1"]) == [(100, 0.0), (101, 1.0), (102, 2.0)]
     assert store.latest_metric_keys(["r1", "r3"]) == ["m", "other"]
     assert store.latest_metric_keys([]) == []
 

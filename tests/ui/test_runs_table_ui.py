@@ -42,10 +42,10 @@ def test_runs_table_groups_columns_aligns_cells_and_lists_models(
     cells = older.locator("td")
     # check, status, name, start, duration, user | acc, f1 | lr, optimizer | models
     expect(cells.nth(6)).to_have_class("num group-start")
-    expect(cells.nth(7).locator(".empty")).to_have_text("—")  # no f1 on this run
+    expect(cells.nth(7).locator(".blank")).to_have_text("—")  # no f1 on this run
     expect(cells.nth(8)).to_have_class("num group-start")  # lr = 0.01 reads as a number
     expect(cells.nth(9)).to_have_class("text")  # optimizer = adam is text
-    expect(older.locator(".col-models .empty")).to_have_text("—")
+    expect(older.locator(".col-models .blank")).to_have_text("—")
     newer.locator(".col-models").get_by_role("link", name=f"tbl_{unique} v1").click()
     expect(page).to_have_url(f"/models/tbl_{unique}/versions/1")
 

@@ -479,14 +479,16 @@ class TrackingService:
         return page, None if page.next is None else encode_history_token(page.next)
 
     def metric_points_for_runs(
-        self, run_ids: Sequence[str], key: str
-    ) -> dict[str, list[tuple[int, int, float]]]:
-        """Every non-NaN (step, timestamp, value) of `key` per run, for charts
-        overlaying many runs (the UI downsamples them). Runs are not checked
-        one by one: callers pass ids a search just returned."""
+        self, run_ids: Sequence[str], key: str, x: str = "step"
+    ) -> dict[str, list[tuple[float, float]]]:
+        """Every non-NaN (x, value) of `key` per run, x being the "step" or the
+        "timestamp", for charts overlaying many runs (the UI downsamples them).
+        Runs are not checked one by one: callers pass ids a search just returned."""
         if not key:
             raise InvalidParameterValue("Missing value for required parameter 'key'.")
-        return self.store.metric_points_for_runs(run_ids, key)
+        if x not in ("step", "timestamp"):
+            raise InvalidParameterValue(f"x must be 'step' or 'timestamp', got {x!r}.")
+        return self.store.metric_points_for_runs(run_ids, key, x)
 
     def latest_metric_keys(self, run_ids: Sequence[str]) -> list[str]:
         return self.store.latest_metric_keys(run_ids)

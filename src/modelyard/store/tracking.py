@@ -158,11 +158,11 @@ class TrackingStore(ABC):
 
     @abstractmethod
     def metric_points_for_runs(
-        self, run_ids: Sequence[str], key: str
-    ) -> dict[str, list[tuple[int, int, float]]]:
-        """(step, timestamp, value) of every non-NaN point of `key`, per run, in
-        no particular order; runs without the metric are left out. For charts
-        that overlay many runs in one read."""
+        self, run_ids: Sequence[str], key: str, x: str
+    ) -> dict[str, list[tuple[float, float]]]:
+        """(x, value) of every non-NaN point of `key`, per run, x being the "step"
+        or the "timestamp", in no particular order; runs without the metric are
+        left out. For charts that overlay many runs in one read."""
 
     @abstractmethod
     def latest_metric_keys(self, run_ids: Sequence[str]) -> list[str]:

@@ -15,6 +15,7 @@ relative time needs each run's start.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.responses import Response
@@ -28,9 +29,13 @@ from modelyard.ui.web import UiRequest
 
 X_AXES = ("step", "time", "relative")
 X_LABELS = {"step": "Step", "time": "Wall time", "relative": "Relative time"}
+# 1,000 runs of 50 steps fit whole (M4 would cost more than it saves there).
 PANEL_POINT_BUDGET = 40_000
 # However many runs share a panel, each keeps at least this many M4 buckets.
 MIN_BUCKETS = 8
+# A run's series this short is sent whole whatever the budget: bucketing it
+# would cost more time than the points it saves.
+RAW_PER_RUN = 100
 MAX_PANELS = 100
 
 
@@ -120,19 +125,22 @@ def _panel_links(base: dict[str, Any], panels: list[str]) -> list[dict[str, Any]
     return out
 
 
-def _x_values(points: list[tuple[int, int, float]], x: str, info: RunInfo) -> list[Any]:
+def _x_values(points: list[tuple[float, float]], x: str, info: RunInfo) -> list[Any]:
+    """Sorted (x, value) in the axis's unit: steps, or seconds (since the epoch or the start)."""
+    points.sort()
     if x == "step":
-        points.sort()
-        return [(s, v) for s, _, v in points]
-    points.sort(key=lambda p: (p[1], p[0]))
+        return points
     if x == "time":
-        return [(t / 1000, v) for _, t, v in points]
-    start = info.start_time if info.start_time is not None else points[0][1]
-    return [((t - start) / 1000, v) for _, t, v in points]
+        return [(t / 1000, v) for t, v in points]
+    start = info.start_time if info.start_time is not None else points[0][0]
+    return [((t - start) / 1000, v) for t, v in points]
 
 
-def _json_number(value: float) -> float | None:
-    return value if math.isfinite(value) else None
+def _json_numbers(values: Sequence[float]) -> list[float | None]:
+    """JSON has no NaN or infinity: those become null (a gap in the line)."""
+    if math.isfinite(math.fsum(values)):
+        return list(values)
+    return [v if math.isfinite(v) else None for v in values]
 
 
 def chart_panel(req: UiRequest) -> Response:
@@ -152,7 +160,9 @@ def chart_panel(req: UiRequest) -> Response:
         req, experiment.experiment_id, run_query.read(req, run_query.CHART_SIZES)
     )
     by_id = {i.run_id: (n, i) for n, i in enumerate(runs.infos)}
-    points = tracking.metric_points_for_runs(list(by_id), key)
+    points = tracking.metric_points_for_runs(
+        list(by_id), key, "step" if x == "step" else "timestamp"
+    )
     single = all(len(p) <= 1 for p in points.values())
     series: list[dict[str, Any]] = []
     with_data = max(len(points), 1)
@@ -167,15 +177,16 @@ def chart_panel(req: UiRequest) -> Response:
             "color": index % run_query.PALETTE_SIZE,
         }
         if single:
-            entry["value"] = _json_number(run_points[0][2])
-            entry["step"] = run_points[0][0]
+            entry["value"] = _json_numbers([run_points[0][1]])[0]
         else:
             line = downsample.for_chart(
-                _x_values(run_points, x, info), raw_limit=buckets * 4, buckets=buckets
+                _x_values(run_points, x, info),
+                raw_limit=max(RAW_PER_RUN, buckets * 4),
+                buckets=buckets,
             )
             entry.update(
                 x=line.xs,
-                y=[_json_number(v) for v in line.ys],
+                y=_json_numbers(line.ys),
                 total=line.total,
                 downsampled=line.downsampled,
             )

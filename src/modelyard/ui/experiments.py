@@ -206,7 +206,7 @@ def experiment_page(req: UiRequest) -> Page:
             "runs": [_run_row(r, models.get(r.info.run_id, [])) for r in runs],
             "columns": [c for _, cols in groups for c in cols],
             "groups": [(label, cols) for label, cols in groups if cols],
-            "numeric": looks_numeric,
+            "numeric": _numeric_columns(columns, runs),
             "available": available,
             "attribute_order": RUN_ATTRIBUTE_ORDER,
             "ordering": ordering,
@@ -243,6 +243,21 @@ def looks_numeric(value: str | None) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _numeric_columns(columns: Sequence[Column], runs: Sequence[Run]) -> set[str]:
+    """Columns whose every value on the page reads as a number: right-aligned, as metrics."""
+    out = {c.id for c in columns if c.kind == "metrics"}
+    for c in columns:
+        if c.kind == "params":
+            values = [p.value for r in runs for p in r.data.params if p.key == c.key]
+        elif c.kind == "tags":
+            values = [t.value for r in runs for t in r.data.tags if t.key == c.key]
+        else:
+            continue
+        if values and all(looks_numeric(v) for v in values):
+            out.add(c.id)
+    return out
 
 
 def _models_by_run(req: UiRequest, run_ids: list[str]) -> dict[str, list[ModelVersion]]:

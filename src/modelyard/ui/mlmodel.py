@@ -49,9 +49,7 @@ def _flavor(name: str, body: Any) -> Flavor:
         for key, value in body.items():
             if isinstance(value, str | int | float | bool):
                 details.append((str(key), str(value)))
-                if str(key) == f"{name}_version" or (
-                    version is None and str(key).endswith("_version")
-                ):
+                if str(key) == f"{name}_version":  # e.g. sklearn_version
                     version = str(value)
     return Flavor(name, version, details)
 

@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from modelyard.ui import charts, experiments, manage, model_manage, models, runs
+from modelyard.ui import charts, experiments, manage, model_manage, models, plots, runs
 from modelyard.ui.web import view
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -50,6 +50,7 @@ RAW_ROUTES: list[BaseRoute] = [
     Route("/runs/{run_id}/restore", view(manage.run_restore), methods=["POST"]),
     Route("/runs/{run_id}/tags", view(manage.run_tag), methods=["POST"]),
     Route("/runs/{run_id}/note", view(manage.run_note), methods=["POST"]),
+    Route("/experiments/{experiment_id}/plots", view(plots.plots_page), methods=["GET"]),
     Route("/experiments/{experiment_id}/charts", view(charts.charts_page), methods=["GET"]),
     Route("/ui/experiments/{experiment_id}/chart-panel", view(charts.chart_panel), methods=["GET"]),
     Route("/compare", view(experiments.compare_page), methods=["GET"]),

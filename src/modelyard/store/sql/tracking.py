@@ -12,6 +12,8 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from modelyard.entities import (
@@ -617,18 +619,24 @@ class SqlTrackingStore(TrackingStore):
             return metric_history.history_page(tx, run_id, key, max_results, cursor)
 
     def metric_points_for_runs(
-        self, run_ids: Sequence[str], key: str
-    ) -> dict[str, list[tuple[int, int, float]]]:
-        out: dict[str, list[tuple[int, int, float]]] = defaultdict(list)
+        self, run_ids: Sequence[str], key: str, x: str
+    ) -> dict[str, list[tuple[float, float]]]:
+        column = {"step": "step", "timestamp": "timestamp"}[x]
+        out: dict[str, list[tuple[float, float]]] = {}
+        pair = itemgetter(1, 2)
         with self.db.read() as tx:
             for chunk in _chunks(list(run_ids)):
-                for run_id, step, ts, value in tx.all(
-                    "SELECT run_uuid, step, timestamp, value FROM metrics "
-                    f"WHERE key = ? AND run_uuid IN ({_marks(len(chunk))}) AND is_nan = 0",
+                rows = tx.all(
+                    f"SELECT run_uuid, {column}, value FROM metrics "
+                    f"WHERE key = ? AND run_uuid IN ({_marks(len(chunk))}) AND is_nan = 0 "
+                    "ORDER BY run_uuid",
                     [key, *chunk],
-                ):
-                    out[run_id].append((int(step), int(ts), float(value)))
-        return dict(out)
+                )
+                # Grouped and split by C-level iterators: a 1,000-run panel is
+                # ~50,000 rows, and a Python loop per row would dominate.
+                for run_id, group in groupby(rows, key=itemgetter(0)):
+                    out[run_id] = list(map(pair, group))
+        return out
 
     def latest_metric_keys(self, run_ids: Sequence[str]) -> list[str]:
         keys: set[str] = set()

@@ -174,7 +174,16 @@
     panel.note.textContent = note;
   };
 
+  /* At most one redraw per frame: a slider sends many input events, and a
+     thousand runs on twenty panels take a frame or more to draw. */
   Grid.prototype.redrawAll = function () {
+    var self = this;
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(function () { self.pending = false; self.redrawNow(); });
+  };
+
+  Grid.prototype.redrawNow = function () {
     var self = this;
     this.panels.forEach(function (p) { self.draw(p); });
     var url = new URL(location.href);
