@@ -35,9 +35,6 @@ def _metric(a: Args) -> Metric:
     )
 
 
-_PLAIN_METRIC_FIELDS = frozenset(("key", "value", "timestamp", "step"))
-
-
 def _metric_rows(args: Args) -> tuple[list[MetricRow], list[Metric]]:
     """Metrics of a log-batch as rows (key, value, timestamp, step), straight
     from the parsed JSON: no object per point. The common shape (key, number,
@@ -48,20 +45,22 @@ def _metric_rows(args: Args) -> tuple[list[MetricRow], list[Metric]]:
     rows: list[MetricRow] = []
     append = rows.append
     extra: list[Metric] = []
-    plain = _PLAIN_METRIC_FIELDS
     for item in args.list("metrics"):
-        if type(item) is dict and item.keys() <= plain:
-            key = item.get("key")
-            value = item.get("value")
-            ts = item.get("timestamp")
-            step = item.get("step", 0)
+        if type(item) is dict:
+            get = item.get
+            key = get("key")
+            value = get("value")
+            ts = get("timestamp")
+            step = get("step")
+            # Exactly these fields (step optional): anything more takes the general path.
             if (
                 type(key) is str
                 and type(ts) is int
-                and type(step) is int
                 and (type(value) is float or (type(value) is int and -(2**63) < value < 2**63))
+                and len(item) == (3 if step is None else 4)
+                and (step is None or type(step) is int)
             ):
-                append((key, float(value), ts, step))
+                append((key, float(value), ts, 0 if step is None else step))
                 continue
         if not isinstance(item, dict):
             raise invalid("metrics", item, "each item must be a JSON object")

@@ -42,37 +42,40 @@ _LATEST = (
 def insert_metric_rows(tx: Tx, run_id: str, rows: Sequence[MetricRow]) -> None:
     """Store the points (an identical point is stored once) and update latest_metrics."""
     latest: dict[str, tuple[int, int, float, int]] = {}
+    get = latest.get
+    pg = tx.dialect == "postgresql"
+    # PostgreSQL takes five column arrays; SQLite one flat parameter list.
     keys: list[str] = []
     steps: list[int] = []
     stamps: list[int] = []
     values: list[float] = []
     nans: list[int] = []
+    flat: list[Any] = []
     for key, value, ts, step in rows:
         # NaN is stored as 0 with is_nan = 1 (SQLite turns NaN into NULL); ±inf as is.
         is_nan = 0
         if value != value:
             value, is_nan = 0.0, 1
-        keys.append(key)
-        steps.append(step)
-        stamps.append(ts)
-        values.append(value)
-        nans.append(is_nan)
-        best = latest.get(key)
+        if pg:
+            keys.append(key)
+            steps.append(step)
+            stamps.append(ts)
+            values.append(value)
+            nans.append(is_nan)
+        else:
+            flat += (run_id, key, step, ts, value, is_nan)
+        best = get(key)
         # MLflow's "latest": greatest (step, timestamp, value).
         if best is None or (step, ts, value) > best[:3]:
             latest[key] = (step, ts, value, is_nan)
-    if tx.dialect == "postgresql":
+    if pg:
         tx.execute(_PG_INSERT, (run_id, keys, steps, stamps, values, nans))
     else:
-        n = len(keys)
-        for start in range(0, n, _SQLITE_ROWS):
-            stop = min(n, start + _SQLITE_ROWS)
-            flat: list[Any] = []
-            for i in range(start, stop):
-                flat += (run_id, keys[i], steps[i], stamps[i], values[i], nans[i])
-            tx.execute(
-                _INSERT + ",".join([_ROW] * (stop - start)) + " ON CONFLICT DO NOTHING", flat
-            )
+        per = 6 * _SQLITE_ROWS
+        for start in range(0, len(flat), per):
+            part = flat[start : start + per]
+            statement = _INSERT + ",".join([_ROW] * (len(part) // 6)) + " ON CONFLICT DO NOTHING"
+            tx.execute(statement, part)
     latest_params: list[Any] = []
     for key, best in latest.items():
         latest_params += (run_id, key, *best)
