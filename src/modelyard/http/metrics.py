@@ -19,6 +19,15 @@ def get_history(ctx: Ctx, args: Args) -> dict[str, Any]:
     return page_json(page, "metrics", metric_json)
 
 
+def get_history_bulk(ctx: Ctx, args: Args) -> dict[str, Any]:
+    """The MLflow UI's full history of one metric over several runs (`run_id`
+    repeated in the query string)."""
+    metrics = ctx.services.tracking.get_metric_history_bulk(
+        args.str_list("run_id"), args.opt_str("metric_key"), args.opt_int("max_results")
+    )
+    return {"metrics": [metric_json(m, with_run_id=True) for m in metrics]}
+
+
 def get_history_bulk_interval(ctx: Ctx, args: Args) -> dict[str, Any]:
     metrics = ctx.services.tracking.get_metric_history_bulk_interval(
         args.str_list("run_ids"),
@@ -36,4 +45,5 @@ def get_history_bulk_interval(ctx: Ctx, args: Args) -> dict[str, Any]:
 ROUTES: list[RouteSpec] = [
     ("GET", "metrics/get-history", get_history),
     ("GET", "metrics/get-history-bulk-interval", get_history_bulk_interval),
+    ("GET", "metrics/get-history-bulk", get_history_bulk),
 ]

@@ -42,7 +42,7 @@ def _metrics(args: Args) -> list[Metric]:
     step, nothing else) is read directly; anything else takes the general,
     fully checked path, which also words the errors."""
     out: list[Metric] = []
-    for item in args.list("metrics"):
+    for i, item in enumerate(args.list("metrics")):
         if type(item) is dict and item.keys() <= _PLAIN_METRIC_FIELDS:
             key, value, ts, step = (
                 item.get("key"),
@@ -60,7 +60,7 @@ def _metrics(args: Args) -> list[Metric]:
                 continue
         if not isinstance(item, dict):
             raise invalid("metrics", item, "each item must be a JSON object")
-        out.append(_metric(Args(item)))
+        out.append(_metric(Args(item, path=f"metrics[{i}]")))
     return out
 
 

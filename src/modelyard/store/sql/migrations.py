@@ -211,3 +211,10 @@ def upgrade(db: Database, migrations: list[Migration] | None = None) -> list[str
 from modelyard.store.sql import schema_registry as _registry  # noqa: E402
 
 MIGRATIONS.append(Migration(_registry.REGISTRY_MIGRATION_NAME, _registry.REGISTRY_STATEMENTS))
+from modelyard.store.sql import schema_logged_model_metrics as _lm_metrics  # noqa: E402
+
+MIGRATIONS.append(
+    Migration(
+        _lm_metrics.LOGGED_MODEL_METRICS_MIGRATION_NAME, _lm_metrics.LOGGED_MODEL_METRICS_STATEMENTS
+    )
+)
