@@ -111,7 +111,7 @@ def check_source_path(source: str) -> None:
         raise v.exceeds("'source'", MAX_SOURCE_LENGTH)
     text = _unquoted(source)
     if "\x00" in text:
-        raise _invalid_source(source, _RELATIVE_SOURCE)
+        raise _invalid_source(source, f"It contains a NUL character. {_RELATIVE_SOURCE}")
     if _is_local(source):
         # Literal dot segments are resolved; encoded ones are refused, since a
         # later decoding step (the client's, when it downloads) would turn a
