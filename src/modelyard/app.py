@@ -77,7 +77,10 @@ def build_services(
     settings: Settings, *, clock: Clock = wall_clock_ms, new_id: IdFactory = random_id
 ) -> Services:
     from modelyard.service.access import OpenAccess
+    from modelyard.service.logged_model_metrics import ModelMetricRecorder
     from modelyard.service.tracking import TrackingService
+    from modelyard.store.sql.dataset_summaries import SqlDatasetSummaries
+    from modelyard.store.sql.logged_model_metrics import SqlLoggedModelMetrics
     from modelyard.store.sql.tracking import SqlTrackingStore
 
     db = Database(settings.store_uri)
@@ -87,6 +90,8 @@ def build_services(
         artifact_root=settings.experiment_artifact_root,
         clock=clock,
         new_id=new_id,
+        model_metrics=ModelMetricRecorder(SqlLoggedModelMetrics(db)),
+        dataset_summaries=SqlDatasetSummaries(db),
     )
     _wire_optional(services)
     return services
@@ -125,6 +130,7 @@ def all_routes() -> list[BaseRoute]:
         "history",
         "auth_api",  # MLflow's basic-auth API, tokens (answers 404 with auth off)
         "openapi",
+        "dataset_summaries",
         "modelyard.ui.routes",  # the web UI: its own package, named in full
         "modelyard.ui.auth_pages",  # sign-in, sign-out, the admin page
     ):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from modelyard.entities import Param, Tag
+from modelyard.entities import Metric, Param, Tag
 
 
 class Stage:
@@ -160,3 +160,5 @@ class LoggedModel:
     tags: tuple[Tag, ...] = ()
     params: tuple[Param, ...] = ()
     run_folder: str | None = None
+    # Points logged with this model_id (MLflow 3), oldest first per key.
+    metrics: tuple[Metric, ...] = ()

@@ -38,6 +38,10 @@ class OrderKey:
     entity: str
     key: str
     ascending: bool
+    # A logged model's metric can be measured on one dataset: order by that
+    # measurement (search-logged-models only).
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
 
 
 def encode_page_token(offset: int) -> str:

@@ -95,3 +95,19 @@ def test_every_other_endpoint_is_a_recorded_decision() -> None:
         and not _routed(method, path)
     )
     assert undecided == []
+
+
+# Helpers MLflow's server registers outside its protobuf route table (so
+# get_endpoints() above does not list them) that its UI and tools call.
+UI_HELPERS = (
+    ("GET", "/ajax-api/2.0/mlflow/metrics/get-history-bulk"),
+    ("GET", "/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval"),
+    ("POST", "/ajax-api/2.0/mlflow/experiments/search-datasets"),
+    ("POST", "/ajax-api/2.0/mlflow/upload-artifact"),
+    ("GET", "/get-artifact"),
+    ("GET", "/model-versions/get-artifact"),
+)
+
+
+def test_mlflow_ui_helpers_are_routed() -> None:
+    assert [f"{m} {p}" for m, p in UI_HELPERS if not _routed(m, p)] == []

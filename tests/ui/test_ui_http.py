@@ -118,7 +118,9 @@ def test_pages_carry_a_content_security_policy(app_client: tuple[InprocClient, A
     assert response.status_code == 200
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert response.headers["x-frame-options"] == "DENY"
-    assert client.get("/").headers["location"] == "/experiments"
+    front = client.get("/", headers=HTML)
+    assert front.status_code == 200 and "/static/deeplink.js" in front.text
+    assert "script-src 'self'" in front.headers["content-security-policy"]
 
 
 def test_cross_site_form_posts_are_refused(app_client: tuple[InprocClient, Any]) -> None:

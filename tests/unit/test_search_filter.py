@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from modelyard.errors import InvalidParameterValue, NotImplementedByServer
+from modelyard.errors import InvalidParameterValue
 from modelyard.service.search_filter import (
     Comparison,
     OrderKey,
@@ -403,11 +403,6 @@ def test_logged_model_order_by_takes_objects_and_strings() -> None:
             InvalidParameterValue,
             r"`dataset_digest` can only be specified if `dataset_name`",
         ),
-        (
-            {"field_name": "metrics.a", "dataset_name": "train"},
-            NotImplementedByServer,
-            r"metric on a specific dataset",
-        ),
         (42, InvalidParameterValue, r"must be a list of dictionaries"),
     ]
     for clause, error, pattern in errors:
@@ -415,6 +410,10 @@ def test_logged_model_order_by_takes_objects_and_strings() -> None:
             parse_logged_model_order_by([clause])
     with pytest.raises(InvalidParameterValue, match="duplicate"):
         parse_logged_model_order_by(["creation_timestamp", {"field_name": "creation_time"}])
+    # A metric measured on one dataset (MLflow's dataset_name / dataset_digest).
+    assert parse_logged_model_order_by(
+        [{"field_name": "metrics.a", "dataset_name": "train", "dataset_digest": "d"}]
+    ) == [OrderKey("metric", "a", True, "train", "d")]
 
 
 # -- page tokens --------------------------------------------------------------------

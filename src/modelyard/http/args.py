@@ -66,14 +66,24 @@ async def _bounded_body(request: Request) -> bytes:
 
 
 class Args:
-    """Typed access to request fields; `query` marks values that came as strings."""
+    """Typed access to request fields; `query` marks values that came as strings.
 
-    __slots__ = ("_data", "_multi", "query")
+    `path` is where these fields sit in the request (`metrics[0]` for an item
+    of a list), so errors name the field as MLflow does: `metrics[0].timestamp`.
+    """
 
-    def __init__(self, data: Mapping[_Str, Any], multi: QueryParams | None = None) -> None:
+    __slots__ = ("_data", "_multi", "path", "query")
+
+    def __init__(
+        self, data: Mapping[_Str, Any], multi: QueryParams | None = None, path: _Str = ""
+    ) -> None:
         self._data = data
         self._multi = multi
         self.query = multi is not None
+        self.path = path
+
+    def _name(self, name: _Str) -> _Str:
+        return f"{self.path}.{name}" if self.path else name
 
     @classmethod
     async def from_request(cls, request: Request) -> Args:
@@ -101,7 +111,7 @@ class Args:
     def str(self, name: _Str) -> _Str:
         value = self.opt_str(name)
         if value is None or value == "":
-            raise missing(name)
+            raise missing(self._name(name))
         return value
 
     def opt_str(self, name: _Str, default: _Str | None = None) -> _Str | None:
@@ -110,15 +120,18 @@ class Args:
             return default
         if isinstance(value, str):
             return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            # protobuf JSON accepts numbers for string fields in ids (experiment_id: 0)
-            return str(value)
-        raise invalid(name, value, f"Hint: Value was of type '{type(value).__name__}'.{_DOCS_HINT}")
+        # A number where the protocol has a string is refused, as MLflow's
+        # request schema does ({"run_id": 31}).
+        raise invalid(
+            self._name(name),
+            value,
+            f"Hint: Value was of type '{type(value).__name__}'.{_DOCS_HINT}",
+        )
 
     def int(self, name: _Str) -> _Int:
         value = self.opt_int(name)
         if value is None:
-            raise missing(name)
+            raise missing(self._name(name))
         return value
 
     def opt_int(self, name: _Str, default: _Int | None = None) -> _Int | None:
@@ -126,7 +139,7 @@ class Args:
         if value is None or value == "":
             return default
         if isinstance(value, bool):
-            raise invalid(name, value)
+            raise invalid(self._name(name), value)
         number: int | None = None
         if isinstance(value, int):
             number = value
@@ -138,21 +151,29 @@ class Args:
         if number is not None:
             # Every integer in MLflow's protocol is an int64.
             if not -(2**63) <= number < 2**63:
-                raise invalid(name, value, "the number does not fit in a 64-bit integer")
+                raise invalid(
+                    self._name(name), value, "the number does not fit in a 64-bit integer"
+                )
             return number
-        raise invalid(name, value, f"Hint: Value was of type '{type(value).__name__}'.{_DOCS_HINT}")
+        raise invalid(
+            self._name(name),
+            value,
+            f"Hint: Value was of type '{type(value).__name__}'.{_DOCS_HINT}",
+        )
 
     def float(self, name: _Str) -> _Float:
         value = self._data.get(name)
         if value is None or value == "":
-            raise missing(name)
+            raise missing(self._name(name))
         if isinstance(value, bool):
-            raise invalid(name, value)
+            raise invalid(self._name(name), value)
         if isinstance(value, (int, float)):
             try:
                 return float(value)
             except OverflowError:
-                raise invalid(name, value, "the number is too large for a double") from None
+                raise invalid(
+                    self._name(name), value, "the number is too large for a double"
+                ) from None
         if isinstance(value, str):
             text = value.strip()
             special = {
@@ -168,7 +189,11 @@ class Args:
                 return float(text)
             except ValueError:
                 pass
-        raise invalid(name, value, f"Hint: Value was of type '{type(value).__name__}'.{_DOCS_HINT}")
+        raise invalid(
+            self._name(name),
+            value,
+            f"Hint: Value was of type '{type(value).__name__}'.{_DOCS_HINT}",
+        )
 
     def opt_bool(self, name: _Str, default: bool = False) -> bool:
         value = self._data.get(name)
@@ -189,7 +214,9 @@ class Args:
             return []
         if not isinstance(value, list):
             raise invalid(
-                name, value, f"Hint: Value was of type '{type(value).__name__}'.{_DOCS_HINT}"
+                self._name(name),
+                value,
+                f"Hint: Value was of type '{type(value).__name__}'.{_DOCS_HINT}",
             )
         return value
 
@@ -206,8 +233,8 @@ class Args:
 
     def objects(self, name: _Str) -> _List[Args]:
         out: _List[Args] = []
-        for item in self.list(name):
+        for i, item in enumerate(self.list(name)):
             if not isinstance(item, dict):
-                raise invalid(name, item, "each item must be a JSON object")
-            out.append(Args(item))
+                raise invalid(self._name(name), item, "each item must be a JSON object")
+            out.append(Args(item, path=f"{self._name(name)}[{i}]"))
         return out

@@ -43,7 +43,7 @@ from modelyard.http.args import Args, missing
 from modelyard.http.endpoint import Ctx, RouteSpec
 from modelyard.http.jsonio import json_response
 from modelyard.service.artifacts import UI_UPLOAD_LIMIT, ArtifactService, Download
-from modelyard.store.artifacts import CHUNK_SIZE, FileInfo, UploadedPart
+from modelyard.store.artifacts import CHUNK_SIZE, FileInfo, UploadedPart, clean_artifact_path
 
 log = logging.getLogger("modelyard.http.artifacts")
 
@@ -311,6 +311,11 @@ async def upload_run_artifact(request: Request) -> Response:
     path = query.get("path")
     if not path:
         raise InvalidParameterValue("Request must specify path.")
+    try:
+        # Checked before the body is looked at, in MLflow's words.
+        clean_artifact_path(path, allow_root=False)
+    except InvalidParameterValue as exc:
+        raise InvalidParameterValue(f"Invalid path. {exc.message}") from None
     service = _service(request)
     length = request.headers.get("content-length")
     if length is not None and length.isdigit():

@@ -20,7 +20,7 @@ from modelyard.http.args import Args
 from modelyard.http.artifacts import READ_BELOW, file_response
 from modelyard.http.endpoint import Ctx, RouteSpec
 from modelyard.http.model_versions import registry_tags, tags_json
-from modelyard.http.serialize import page_json
+from modelyard.http.serialize import metric_json, page_json
 from modelyard.registry_entities import LoggedModel, LoggedModelStatus
 from modelyard.store.artifacts import FileInfo
 
@@ -48,6 +48,8 @@ def logged_model_json(m: LoggedModel) -> Json:
     data: Json = {}
     if m.params:
         data["params"] = [{"key": p.key, "value": p.value} for p in m.params]
+    if m.metrics:
+        data["metrics"] = [metric_json(x, with_run_id=True) for x in m.metrics]
     return {"info": info, "data": data}
 
 

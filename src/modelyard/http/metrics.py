@@ -12,6 +12,7 @@ from typing import Any
 from modelyard.http.args import Args, missing
 from modelyard.http.endpoint import Ctx, RouteSpec
 from modelyard.http.jsonio import float_out
+from modelyard.http.serialize import metric_json
 from modelyard.points_entities import PointRow
 
 
@@ -54,6 +55,15 @@ def get_history(ctx: Ctx, args: Args) -> dict[str, Any]:
     return out
 
 
+def get_history_bulk(ctx: Ctx, args: Args) -> dict[str, Any]:
+    """The MLflow UI's full history of one metric over several runs (`run_id`
+    repeated in the query string)."""
+    metrics = ctx.services.tracking.get_metric_history_bulk(
+        args.str_list("run_id"), args.opt_str("metric_key"), args.opt_int("max_results")
+    )
+    return {"metrics": [metric_json(m, with_run_id=True) for m in metrics]}
+
+
 def get_history_bulk_interval(ctx: Ctx, args: Args) -> dict[str, Any]:
     key = args.str("metric_key")
     samples = ctx.services.tracking.get_metric_history_bulk_interval(
@@ -70,4 +80,5 @@ def get_history_bulk_interval(ctx: Ctx, args: Args) -> dict[str, Any]:
 ROUTES: list[RouteSpec] = [
     ("GET", "metrics/get-history", get_history),
     ("GET", "metrics/get-history-bulk-interval", get_history_bulk_interval),
+    ("GET", "metrics/get-history-bulk", get_history_bulk),
 ]

@@ -45,7 +45,7 @@ def _metric_rows(args: Args) -> tuple[list[MetricRow], list[Metric]]:
     rows: list[MetricRow] = []
     append = rows.append
     extra: list[Metric] = []
-    for item in args.list("metrics"):
+    for i, item in enumerate(args.list("metrics")):
         if type(item) is dict:
             get = item.get
             key = get("key")
@@ -64,7 +64,7 @@ def _metric_rows(args: Args) -> tuple[list[MetricRow], list[Metric]]:
                 continue
         if not isinstance(item, dict):
             raise invalid("metrics", item, "each item must be a JSON object")
-        m = _metric(Args(item))
+        m = _metric(Args(item, path=f"metrics[{i}]"))
         append((m.key, m.value, m.timestamp, m.step))
         if m.model_id or m.dataset_name or m.dataset_digest:
             extra.append(m)

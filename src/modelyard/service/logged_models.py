@@ -115,8 +115,9 @@ class LoggedModelRules:
                 f"The experiment {experiment_id} must be in the 'active' state. "
                 f"Current state is {experiment.lifecycle_stage}."
             )
-        if source_run_id:
-            self.tracking.get_run_info(source_run_id)
+        # Stored as given, as MLflow does: the run may live on another server
+        # (a model copied from elsewhere), and nothing here reads through it.
+        v.validate_length("source_run_id", source_run_id, 256)
         model_id = f"m-{self.new_id()}"
         now = self.clock()
         model = LoggedModel(
@@ -226,18 +227,20 @@ class LoggedModelRules:
         filters = [_normalise_status(c) for c in sf.parse_logged_model_filter(filter_string)]
         order = sf.parse_logged_model_order_by(list(order_by))
         offset = sf.decode_page_token(page_token)
-        if datasets:
-            # Metrics are not recorded against logged models (yet), so no model
-            # has a metric on any dataset.
-            return Page([], None)
         run_root, run_id = _run_root_query(filters)
+        if datasets:
+            # Run-folder models have no metrics, so none is on a dataset.
+            datasets = [_dataset_clause(d) for d in datasets]
+            run_root = False
         if run_root and max_results is None:
             # The 3.x client pages through every candidate of the experiment
             # (it filters by run itself), sending no max_results: large pages
             # of these cheap rows keep that to a few requests.
             limit = RUN_ROOT_PAGE
         if not run_root:
-            return self.store.search_logged_models(experiment_ids, filters, order, limit, offset)
+            return self.store.search_logged_models(
+                experiment_ids, filters, order, limit, offset, datasets
+            )
         return self._search_with_run_roots(experiment_ids, filters, order, limit, offset, run_id)
 
     def _search_with_run_roots(
@@ -340,3 +343,11 @@ def logged_model_status(value: str | int) -> str:
             if value == proto:
                 return short
     raise InvalidParameterValue(f"Unknown model status: {value}")
+
+
+def _dataset_clause(d: dict[str, Any]) -> dict[str, Any]:
+    """One entry of search-logged-models' `datasets`: a name, maybe a digest."""
+    out: dict[str, Any] = {"dataset_name": str(d["dataset_name"])}
+    if d.get("dataset_digest"):
+        out["dataset_digest"] = str(d["dataset_digest"])
+    return out

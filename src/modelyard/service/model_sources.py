@@ -1,19 +1,26 @@
 """Where a model version comes from: checking and resolving its source.
 
-A version's source must lie inside the artifacts of the run or
-logged model it comes from; we are stricter than MLflow (which accepts any
-`s3://…` source with no run at all):
+The rules follow MLflow 3.17's lineage checks, so the stock client's calls
+behave alike; where we are stricter the README's "Differences from MLflow"
+says so:
 
-* `runs:/<run_id>/<path>`: the run must exist; `run_id`, when sent, must match.
-  The seed's `run:/<run_id>/<path>` is accepted as a synonym; its download URI
-  is the run's artifact location (the client does not know the `run:` scheme).
+* `runs:/<run_id>/<path>`: with a `run_id` it must equal the URI's run id,
+  whether or not that run exists here (runs of another server are registered
+  by URI, as MLflow does); without one the run must exist here. The seed's
+  `run:/<run_id>/<path>` is accepted as a synonym; its download URI is the
+  run's artifact location, so that run must exist.
 * `models:/<model_id>`: the logged model must exist; its artifact location is
   the download URI. `models:/<name>/<version|stage|latest>` and
   `models:/<name>@<alias>` copy an existing version (MLflow's lineage rule).
+* Local paths and `file://` URIs: resolved (`.` and `a/..` segments) and
+  accepted when the result lies inside the local artifact directory of the run
+  (`run_id`) or logged model (`model_id`) sent with the request; refused with
+  MLflow's wording otherwise. A `file://` URI naming another host is refused.
 * `mlflow-artifacts:/…`, `http(s)://…/api/2.0/mlflow-artifacts/artifacts/…`,
-  `s3://…` and the like, and local paths: only inside the artifact location of
-  the run (`run_id`) or logged model (`model_id`) sent with the request.
-* Everywhere: no `..` segment, no `.` segment, no NUL, even percent-encoded.
+  `s3://…` and the like: only inside the artifact location of the run or
+  logged model sent with the request (MLflow checks only the first two).
+* Everywhere: no NUL and no percent-encoded `.`/`..` segment; outside local
+  paths no `.` or `..` segment at all.
 
 `SourceRules` is mixed into `RegistryService` (its methods take the service
 as `self`): resolving a `models:/` source reads versions and logged models
@@ -22,11 +29,12 @@ through the service's own rules.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 from modelyard.entities import RunInfo
 from modelyard.errors import InvalidParameterValue, ResourceDoesNotExist
@@ -80,19 +88,81 @@ def _must_identify(source: str, what: str) -> InvalidParameterValue:
     )
 
 
+_RELATIVE_SOURCE = (
+    "If supplying a source as an http, https, local file path, ftp, objectstore, or "
+    "mlflow-artifacts uri, an absolute path must be provided without relative path "
+    "references present. Please provide an absolute path."
+)
+
+
+def _is_local(source: str) -> bool:
+    scheme = urlsplit(source).scheme.lower()
+    return scheme in ("", "file")
+
+
+def _segments(text: str) -> list[str]:
+    return re.split(r"[/\\]", text)
+
+
 def check_source_path(source: str) -> None:
-    """No relative segments, NUL bytes or similar tricks, however encoded."""
+    """No NUL byte and no encoded `.`/`..` segment anywhere; outside local paths
+    (which are resolved instead, see `_local_path`) no `.`/`..` segment at all."""
     if len(source) > MAX_SOURCE_LENGTH:
         raise v.exceeds("'source'", MAX_SOURCE_LENGTH)
     text = _unquoted(source)
     if "\x00" in text:
-        raise _invalid_source(source, "It contains a NUL character.")
-    segments = re.split(r"[/\\]", urlsplit(text).path) + re.split(r"[/\\]", text)
-    if any(seg in ("..", ".") for seg in segments):
-        raise _invalid_source(
-            source,
-            "A source must be an absolute location without relative path references ('.' or '..').",
-        )
+        raise _invalid_source(source, f"It contains a NUL character. {_RELATIVE_SOURCE}")
+    if _is_local(source):
+        # Literal dot segments are resolved; encoded ones are refused, since a
+        # later decoding step (the client's, when it downloads) would turn a
+        # harmless-looking name into a traversal.
+        for seg in _segments(source):
+            if seg not in (".", "..") and any(
+                part in (".", "..") for part in _segments(_unquoted(seg))
+            ):
+                raise _invalid_source(source, _RELATIVE_SOURCE)
+        return
+    decoded = _segments(urlsplit(text).path) + _segments(text)
+    if any(seg in ("..", ".") for seg in decoded):
+        raise _invalid_source(source, _RELATIVE_SOURCE)
+
+
+def _local_path(source: str) -> str:
+    """The absolute, normalised path a local source names (`.` and `a/..`
+    resolved lexically, as MLflow resolves them before its containment check)."""
+    parts = urlsplit(source)
+    if parts.scheme.lower() == "file":
+        if parts.netloc.lower() not in ("", "localhost"):
+            raise _invalid_source(
+                source,
+                f"{source} is not a valid remote uri: a file:// source must name a path on "
+                "this server, not another host.",
+            )
+        path = unquote(parts.path)
+    else:
+        path = source
+    return posixpath.normpath(posixpath.join("/", path)) if path else "/"
+
+
+def _local_root(location: str) -> str | None:
+    """The local directory an artifact location names, or None when it is remote."""
+    if not _is_local(location):
+        return None
+    return _local_path(location)
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _local_refusal(source: str, what: str) -> InvalidParameterValue:
+    owner = "run" if what == "run_id" else "logged model"
+    return _invalid_source(
+        source,
+        f"To use a local path as a model version source, the {what} request parameter has "
+        f"to be specified and the local path has to be contained within the artifact "
+        f"directory of the {owner} specified by the {what}.",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +204,8 @@ class SourceRules:
             return self._run_source(source, scheme, run_id, model_id)
         if scheme == "models":
             return self._models_source(source, run_id, model_id)
+        if _is_local(source):
+            return self._local_source(source, run_id, model_id)
         # Anything else names a location directly: it must be inside the
         # artifacts of the run or logged model the request names.
         if model_id:
@@ -152,6 +224,21 @@ class SourceRules:
             "logged model (model_id) it comes from; send that id with the source, or use a "
             "runs:/<run_id>/<path> or models:/<model_id> URI.",
         )
+
+    def _local_source(
+        self, source: str, run_id: str | None, model_id: str | None
+    ) -> ResolvedSource:
+        what = "model_id" if model_id else "run_id"
+        path = _local_path(source)
+        if model_id:
+            root = _local_root(self._source_model(source, model_id).artifact_location)
+        elif run_id:
+            root = _local_root(self._source_run(source, run_id).artifact_uri)
+        else:
+            root = None
+        if root is None or not _inside(path, root):
+            raise _local_refusal(source, what)
+        return ResolvedSource(source, None, run_id, model_id)
 
     def _source_run(self, source: str, run_id: str) -> RunInfo:
         if not RUN_ID.match(run_id):
@@ -181,10 +268,16 @@ class SourceRules:
         source_run, path = segments[0], "/".join(segments[1:])
         if run_id and run_id != source_run:
             raise _must_identify(source, "run_id")
-        info = self._source_run(source, source_run)
         if scheme == "runs":
-            # As MLflow: the client resolves runs:/ itself when downloading.
+            # As MLflow: a matching run_id is enough (the run may live on
+            # another server); the client resolves runs:/ itself when
+            # downloading. Without a run_id the run must be one of ours.
+            if not run_id:
+                self._source_run(source, source_run)
+            elif not RUN_ID.match(source_run):
+                raise _must_identify(source, "run_id")
             return ResolvedSource(source, None, source_run, None)
+        info = self._source_run(source, source_run)
         location = info.artifact_uri.rstrip("/") + (f"/{path}" if path else "")
         return ResolvedSource(source, location, source_run, None)
 

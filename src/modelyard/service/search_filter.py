@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from modelyard.errors import InvalidParameterValue, NotImplementedByServer
+from modelyard.errors import InvalidParameterValue
 from modelyard.search_terms import (
     Comparison,
     OrderKey,
@@ -745,18 +745,20 @@ def _logged_model_order_object(clause: Mapping[str, Any]) -> OrderKey:
         raise InvalidParameterValue(
             "`dataset_digest` can only be specified if `dataset_name` is also specified."
         )
-    if clause.get("dataset_name"):
-        raise NotImplementedByServer(
-            "Ordering logged models by a metric on a specific dataset is not supported "
-            "by this server."
-        )
     if "." in field_name:
         entity, key = field_name.split(".", 1)
         if entity != "metrics":
             raise InvalidParameterValue(
                 f"Invalid order by field name: {entity}, only `metrics.<name>` is allowed."
             )
-        return OrderKey("metric", key, ascending)
+        name, digest = clause.get("dataset_name"), clause.get("dataset_digest")
+        return OrderKey(
+            "metric",
+            key,
+            ascending,
+            str(name) if name else None,
+            str(digest) if digest else None,
+        )
     name = field_name.strip()
     name = LOGGED_MODELS.order_aliases.get(name, name)
     if name not in LOGGED_MODELS.order_attributes:

@@ -30,11 +30,13 @@ from modelyard.entities import (
     ViewType,
 )
 from modelyard.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
-from modelyard.points_entities import MetricRow, PointsPage, RunPoints
+from modelyard.points_entities import HistoryCursor, MetricRow, PointsPage, RunPoints
 from modelyard.service import search_filter as sf
 from modelyard.service import validation as v
+from modelyard.service.logged_model_metrics import ModelMetricRecorder
 from modelyard.service.metric_history import decode_history_token, encode_history_token
 from modelyard.service.names import random_run_name
+from modelyard.store.dataset_summaries import DatasetSummary, DatasetSummaryStore
 from modelyard.store.sql.db import UniqueViolation
 from modelyard.store.tracking import TrackingStore
 
@@ -43,6 +45,11 @@ DEFAULT_EXPERIMENT_NAME = "Default"
 RUN_NAME_TAG = "mlflow.runName"
 USER_TAG = "mlflow.user"
 LOGGED_MODELS_TAG = "mlflow.log-model.history"
+# MLflow's limits for the UI's get-history-bulk and search-datasets.
+MAX_RUNS_HISTORY_BULK = 100
+MAX_HISTORY_BULK_RESULTS = 25_000
+MAX_EXPERIMENTS_SEARCH_DATASETS = 20
+MAX_DATASET_SUMMARIES = 1000
 
 
 def _view_type(value: str | None) -> str:
@@ -91,8 +98,13 @@ class TrackingService:
         artifact_root: str,
         clock: Callable[[], int],
         new_id: Callable[[], str],
+        model_metrics: ModelMetricRecorder | None = None,
+        dataset_summaries: DatasetSummaryStore | None = None,
     ) -> None:
         self.store = store
+        # Records metrics that name a logged model (MLflow 3) on that model too.
+        self.model_metrics = model_metrics
+        self.dataset_summaries = dataset_summaries
         self.artifact_root = artifact_root.rstrip("/")
         self.clock = clock
         self.new_id = new_id
@@ -300,8 +312,8 @@ class TrackingService:
         """log-batch's hot path: metrics as (key, value, timestamp, step) rows.
 
         `model_metrics` are the metrics of the batch that name a logged model or
-        a dataset (also among `rows`); they are handed to `_record_model_metrics`
-        after the run's write, the one place that records them against the model.
+        a dataset (also among `rows`); those naming a model are checked before
+        and recorded against it after the run's write (`ModelMetricRecorder`).
         """
         v.validate_batch_limits(len(rows), len(params), len(tags))
         v.validate_metric_rows(rows, single)
@@ -310,18 +322,15 @@ class TrackingService:
         for i, t in enumerate(tags):
             v.validate_tag(t.key, t.value, "" if single else f"tags[{i}]")
         v.validate_unique_param_keys([p.key for p in params])
+        recorder = self.model_metrics
+        model_points = (
+            recorder.points(model_metrics) if recorder is not None and model_metrics else ()
+        )
         # The store checks that the run exists and is active inside its write
         # transaction: one round trip fewer, and no delete can slip in between.
         self.store.log_batch_rows(run_id, rows, params, _dedupe_tags(tags))
-        if model_metrics:
-            self._record_model_metrics(run_id, model_metrics)
-
-    def _record_model_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
-        """Hook: metrics that carry `model_id` belong to that logged model too.
-
-        The run's copy is written by `log_batch_rows`; recording the model's copy
-        (a logged-model metrics store call) goes here, outside the ingest path.
-        Nothing is recorded yet."""
+        if model_points and recorder is not None:
+            recorder.record(run_id, model_points)
 
     def log_metric(self, run_id: str, metric: Metric) -> None:
         self.log_batch(run_id, metrics=[metric], single=True)
@@ -497,6 +506,59 @@ class TrackingService:
 
     def latest_metric_keys(self, run_ids: Sequence[str]) -> list[str]:
         return self.store.latest_metric_keys(run_ids)
+
+    def get_metric_history_bulk(
+        self, run_ids: Sequence[str], key: str | None, max_results: int | None = None
+    ) -> list[Metric]:
+        """The MLflow UI's get-history-bulk: every point of `key` in each run, by
+        run id, then timestamp, step and value; runs not found are left out."""
+        if not run_ids:
+            raise InvalidParameterValue(
+                "GetMetricHistoryBulk request must specify at least one run_id."
+            )
+        if len(run_ids) > MAX_RUNS_HISTORY_BULK:
+            raise InvalidParameterValue(
+                f"GetMetricHistoryBulk request cannot specify more than {MAX_RUNS_HISTORY_BULK}"
+                f" run_ids. Received {len(run_ids)} run_ids."
+            )
+        if key is None:
+            raise InvalidParameterValue("GetMetricHistoryBulk request must specify a metric_key.")
+        if max_results is not None and max_results <= 0:
+            raise v.invalid_value("max_results", max_results, "It must be a positive integer.")
+        limit = min(max_results or MAX_HISTORY_BULK_RESULTS, MAX_HISTORY_BULK_RESULTS)
+        out: list[Metric] = []
+        for run_id in sorted(set(run_ids)):
+            try:
+                self.store.get_run_info(run_id)
+            except ResourceDoesNotExist:
+                continue
+            # One page in MLflow's order (timestamp, step, value): `limit` bounds it.
+            page = self.store.get_metric_points(run_id, key, limit, HistoryCursor())
+            points = [
+                Metric(key, math.nan if nan else value, ts, step, run_id=run_id)
+                for value, ts, step, nan in page.rows
+            ]
+            out.extend(points)
+            if len(out) >= limit:
+                break
+        return out[:limit]
+
+    def search_dataset_summaries(self, experiment_ids: Sequence[str]) -> list[DatasetSummary]:
+        """MLflow's search-datasets: which datasets the experiments' runs used."""
+        if not experiment_ids:
+            raise InvalidParameterValue(
+                "SearchDatasets request must specify at least one experiment_id."
+            )
+        if len(experiment_ids) > MAX_EXPERIMENTS_SEARCH_DATASETS:
+            raise InvalidParameterValue(
+                "SearchDatasets request cannot specify more than "
+                f"{MAX_EXPERIMENTS_SEARCH_DATASETS} experiment_ids. "
+                f"Received {len(experiment_ids)} experiment_ids."
+            )
+        ids = [int(v.parse_experiment_id(e)) for e in experiment_ids]
+        if self.dataset_summaries is None:
+            return []
+        return self.dataset_summaries.search_dataset_summaries(ids, MAX_DATASET_SUMMARIES)
 
     def get_metric_history_bulk_interval(
         self,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Any
 
 from modelyard.entities import Page, Param, Tag
 from modelyard.registry_entities import LoggedModel
@@ -50,12 +51,18 @@ class LoggedModelStore(ABC):
         order_by: Sequence[OrderKey],
         max_results: int,
         offset: int,
+        datasets: Sequence[dict[str, Any]] = (),
     ) -> Page[LoggedModel]:
         """Active models of the experiments; run-folder models are left out
-        (the service offers those itself, see service.logged_models)."""
+        (the service offers those itself, see service.logged_models).
+        `datasets` ({"dataset_name", optional "dataset_digest"}) keeps the
+        models with a metric on one of them and scopes metric filters."""
 
     @abstractmethod
     def count_logged_models(
-        self, experiment_ids: Sequence[str], filters: Sequence[Comparison]
+        self,
+        experiment_ids: Sequence[str],
+        filters: Sequence[Comparison],
+        datasets: Sequence[dict[str, Any]] = (),
     ) -> int:
         """How many models `search_logged_models` lists in all, over every page."""

@@ -11,25 +11,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from modelyard.ui import charts, experiments, manage, model_manage, models, plots, runs
-from modelyard.ui.web import view
+from modelyard.ui.render import Page
+from modelyard.ui.web import UiRequest, view
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-async def home(request: Request) -> Response:
-    return RedirectResponse("/experiments", status_code=307)
+def home(req: UiRequest) -> Page:
+    """The front page: MLflow clients print links such as
+    `/#/experiments/1/runs/<id>`, whose hash never reaches the server, so this
+    page's script (static/deeplink.js) routes them to the matching page; with
+    no hash it opens the experiments list."""
+    return Page("front.html")
 
 
 _VERSION = "/models/{name}/versions/{version:int}"
 
 RAW_ROUTES: list[BaseRoute] = [
-    Route("/", home, methods=["GET"]),
+    Route("/", view(home), methods=["GET"]),
     Route("/experiments", view(experiments.experiments_list), methods=["GET"]),
     Route("/experiments/{experiment_id}", view(experiments.experiment_page), methods=["GET"]),
     Route("/experiments", view(manage.experiment_create), methods=["POST"]),

@@ -14,6 +14,12 @@ from modelyard.errors import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.registry_entities import LoggedModel
 from modelyard.search_terms import Comparison, OrderKey, encode_page_token
 from modelyard.store.sql.db import Database, Row, Tx
+from modelyard.store.sql.logged_model_metrics import (
+    datasets_filter_sql,
+    metric_filter_sql,
+    metric_order_sql,
+    metrics_of,
+)
 from modelyard.store.sql.sql_text import chunks, compare_sql, order_sql, placeholders
 
 _LM_COLUMNS = (
@@ -52,6 +58,7 @@ class SqlLoggedModels:
                 chunk,
             ):
                 params.setdefault(mid, []).append(Param(k, v))
+        metrics = metrics_of(tx, ids)
         return [
             LoggedModel(
                 model_id=r[0],
@@ -68,6 +75,7 @@ class SqlLoggedModels:
                 run_folder=r[11],
                 tags=tuple(tags.get(r[0], ())),
                 params=tuple(params.get(r[0], ())),
+                metrics=tuple(metrics.get(r[0], ())),
             )
             for r in rows
         ]
@@ -181,6 +189,7 @@ class SqlLoggedModels:
         order_by: Sequence[OrderKey],
         max_results: int,
         offset: int,
+        datasets: Sequence[dict[str, Any]] = (),
     ) -> Page[LoggedModel]:
         columns = {
             "name": "lm.name",
@@ -192,12 +201,13 @@ class SqlLoggedModels:
             "last_updated_timestamp": "lm.last_updated_time",
         }
         with self.db.read() as tx:
-            where, params = self._logged_model_where(tx.dialect, experiment_ids, filters, columns)
+            where, params = self._logged_model_where(
+                tx.dialect, experiment_ids, filters, columns, datasets
+            )
             order: list[str] = []
             for k in order_by:
                 if k.entity == "metric":
-                    # No metrics are recorded against logged models yet, so a
-                    # metric key sorts every model alike (all missing).
+                    order.extend(metric_order_sql(k, params))
                     continue
                 order.extend(order_sql([k], columns))
             if not any(k.key == "creation_timestamp" for k in order_by):
@@ -214,7 +224,10 @@ class SqlLoggedModels:
         return Page(items, encode_page_token(offset + max_results) if more else None)
 
     def count_logged_models(
-        self, experiment_ids: Sequence[str], filters: Sequence[Comparison]
+        self,
+        experiment_ids: Sequence[str],
+        filters: Sequence[Comparison],
+        datasets: Sequence[dict[str, Any]] = (),
     ) -> int:
         """How many models `search_logged_models` would list in all."""
         columns = {
@@ -227,7 +240,9 @@ class SqlLoggedModels:
             "last_updated_timestamp": "lm.last_updated_time",
         }
         with self.db.read() as tx:
-            where, params = self._logged_model_where(tx.dialect, experiment_ids, filters, columns)
+            where, params = self._logged_model_where(
+                tx.dialect, experiment_ids, filters, columns, datasets
+            )
             return int(tx.scalar(f"SELECT COUNT(*) FROM logged_models lm WHERE {where}", params))
 
     @staticmethod
@@ -236,6 +251,7 @@ class SqlLoggedModels:
         experiment_ids: Sequence[str],
         filters: Sequence[Comparison],
         columns: dict[str, str],
+        datasets: Sequence[dict[str, Any]] = (),
     ) -> tuple[str, list[Any]]:
         params: list[Any] = []
         where = [
@@ -258,8 +274,9 @@ class SqlLoggedModels:
                     f"AND x.key = ? AND {cond})"
                 )
             elif c.entity == "metric":
-                # No metrics are recorded against logged models yet: nothing matches.
-                where.append("1 = 0")
+                where.append(metric_filter_sql(dialect, c, datasets, params))
             else:
                 raise InvalidParameterValue(f"Invalid filter key '{c.entity}.{c.key}'")
+        if datasets and not any(c.entity == "metric" for c in filters):
+            where.append(datasets_filter_sql(datasets, params))
         return " AND ".join(where), params

@@ -218,3 +218,11 @@ MIGRATIONS.append(Migration(_auth.AUTH_MIGRATION_NAME, _auth.AUTH_STATEMENTS))
 from modelyard.store.sql import schema_perf as _perf  # noqa: E402
 
 MIGRATIONS.append(Migration(_perf.PERF_MIGRATION_NAME, _perf.PERF_STATEMENTS))
+
+from modelyard.store.sql import schema_logged_model_metrics as _lm_metrics  # noqa: E402
+
+MIGRATIONS.append(
+    Migration(
+        _lm_metrics.LOGGED_MODEL_METRICS_MIGRATION_NAME, _lm_metrics.LOGGED_MODEL_METRICS_STATEMENTS
+    )
+)
