@@ -104,6 +104,9 @@ def _wire_optional(services: Services) -> None:
         pass
     else:
         wire_registry(services)
+        from modelyard.service.manifests import wire as wire_manifests
+
+        wire_manifests(services)
 
 
 def all_routes() -> list[BaseRoute]:
@@ -121,6 +124,7 @@ def all_routes() -> list[BaseRoute]:
         "model_versions",
         "logged_models",
         "history",
+        "manifests",
         "modelyard.ui.routes",  # the web UI: its own package, named in full
     ):
         qualified = name if name.startswith("modelyard.") else f"modelyard.http.{name}"

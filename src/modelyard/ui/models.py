@@ -23,6 +23,7 @@ from starlette.responses import FileResponse, Response
 
 from modelyard.errors import InvalidParameterValue, ModelyardError, ResourceDoesNotExist
 from modelyard.http.artifacts import content_disposition, file_response
+from modelyard.integrity_entities import Manifest
 from modelyard.registry_entities import ModelVersion, RegisteredModel, Stage
 from modelyard.service import search_filter as sf
 from modelyard.service.artifacts import ArtifactLocation, Download
@@ -148,8 +149,15 @@ def version_page(req: UiRequest) -> Page:
             "notice": NOTICES.get(req.arg("done")),
             "browse": _run_browse_link(mv),
             "exclusive": registry.exclusive,
+            "manifest": _manifest(req, mv),
         },
     )
+
+
+def _manifest(req: UiRequest, mv: ModelVersion) -> Manifest | None:
+    """The version's frozen file list (service/manifests.py), when the server keeps them."""
+    manifests = req.services.extra.get("manifests")
+    return None if manifests is None else manifests.find(mv)
 
 
 def _run_browse_link(mv: ModelVersion) -> tuple[str, str] | None:

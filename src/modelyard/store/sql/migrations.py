@@ -211,3 +211,7 @@ def upgrade(db: Database, migrations: list[Migration] | None = None) -> list[str
 from modelyard.store.sql import schema_registry as _registry  # noqa: E402
 
 MIGRATIONS.append(Migration(_registry.REGISTRY_MIGRATION_NAME, _registry.REGISTRY_STATEMENTS))
+
+from modelyard.store.sql import schema_integrity as _integrity  # noqa: E402
+
+MIGRATIONS.append(Migration(_integrity.INTEGRITY_MIGRATION_NAME, _integrity.INTEGRITY_STATEMENTS))
