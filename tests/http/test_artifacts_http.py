@@ -153,7 +153,9 @@ def test_ajax_family_serves_the_same_routes(client: httpx.Client) -> None:
     assert client.put(f"/ajax-api/2.0/mlflow-artifacts/artifacts/{path}", content=b"x").json() == {}
     assert client.get(f"{ART}/{path}").content == b"x"
     listing = client.get("/ajax-api/2.0/mlflow-artifacts/artifacts", params={"path": path[:-6]})
-    assert listing.json() == {"files": [{"path": "a.txt", "is_dir": False, "file_size": 1, "sha256": sha(b"x")}]}
+    assert listing.json() == {
+        "files": [{"path": "a.txt", "is_dir": False, "file_size": 1, "sha256": sha(b"x")}]
+    }
 
 
 # -- listing and deleting ---------------------------------------------------------------------

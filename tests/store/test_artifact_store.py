@@ -264,7 +264,9 @@ def test_location_names_the_root_stably(artifact_store: ArtifactStore, tmp_path:
 def test_repr_digest_round_trips_and_rejects_other_algorithms() -> None:
     sha = hashlib.sha256(b"model").hexdigest()
     header = repr_digest(sha)
-    assert header == "sha-256=:" + base64.b64encode(hashlib.sha256(b"model").digest()).decode() + ":"
+    assert (
+        header == "sha-256=:" + base64.b64encode(hashlib.sha256(b"model").digest()).decode() + ":"
+    )
     assert parse_repr_digest(header) == sha
     assert parse_repr_digest("sha-512=:AAAA:, " + header) == sha
     assert parse_repr_digest("sha-512=:AAAA:") is None

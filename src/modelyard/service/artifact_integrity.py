@@ -4,8 +4,8 @@ The artifact service consults this object around every write, delete, read
 and listing it performs (when it is wired, which `create_app` always does):
 
 * before an upload or a delete, a file that a live model version froze in its
-  manifest may not be overwritten or removed (`InvalidState`, naming the
-  version): a registered version keeps exactly the bytes it was registered with;
+  manifest may not be overwritten or removed (`ResourceConflict`, 409, naming
+  the version): a registered version keeps exactly the bytes it was registered with;
 * after an upload, the size and SHA-256 computed while the bytes streamed in
   are recorded; after a delete, the records of the removed files go;
 * a download or a listing gets the recorded hash added, so the HTTP layer can
@@ -22,7 +22,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from modelyard.errors import InvalidState
+from modelyard.errors import ResourceConflict
 from modelyard.store.artifacts import ArtifactStore, FileInfo, StoredFile
 from modelyard.store.artifacts.hashing import Digest
 
@@ -95,9 +95,9 @@ class ArtifactIntegrity:
         ]
 
 
-def _frozen(path: str, owner: Owner, action: str) -> InvalidState:
+def _frozen(path: str, owner: Owner, action: str) -> ResourceConflict:
     name, version = owner
-    return InvalidState(
+    return ResourceConflict(
         f"Artifact '{path}' belongs to registered model '{name}' version {version} and "
         f"cannot be {action}: registered versions are immutable. Log the new files under "
         "another path or run, or delete the model version first."
