@@ -157,9 +157,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from modelyard.service.gc import schedule_from_settings
+
+        stop_gc = schedule_from_settings(services)  # --gc-interval; off by default
         try:
             yield
         finally:
+            stop_gc()
             services.db.close()
 
     app = Starlette(

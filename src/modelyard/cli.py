@@ -24,6 +24,12 @@ def _server_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         description="Run the tracking server. Every flag also reads a MODELYARD_* "
         "environment variable (shown in brackets).",
     )
+    add_setting_flags(p)
+    p.set_defaults(func=_cmd_server)
+
+
+def add_setting_flags(p: argparse.ArgumentParser) -> None:
+    """The server's flags, for commands that work on the same database and artifacts."""
     for spec in SETTINGS_SPEC:
         helptext = f"{spec.help} [{env_var(spec)}]"
         if spec.kind is bool:
@@ -44,11 +50,10 @@ def _server_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
                 choices=spec.choices,
                 help=helptext + default,
             )
-    p.set_defaults(func=_cmd_server)
 
 
 def _cmd_server(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_of(args)
     import logging
 
     try:
@@ -94,7 +99,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
     return 0
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def settings_of(args: argparse.Namespace) -> Settings:
     overrides = {spec.name: getattr(args, spec.name, None) for spec in SETTINGS_SPEC}
     try:
         return settings_from(overrides)
@@ -141,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     from modelyard.client_cli import add_client_commands
 
     add_client_commands(sub)
+    from modelyard.ops_cli import add_ops_commands
+
+    add_ops_commands(sub)
     return parser
 
 

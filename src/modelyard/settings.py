@@ -9,12 +9,16 @@ documents each one.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 DEFAULT_DATA_DIR = "./modelyard-data"
+
+# MLflow's `mlflow gc --older-than` format: 1d2h3m4s, any part left out.
+_DURATION = re.compile(r"^(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?$")
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,19 @@ SETTINGS_SPEC: tuple[Setting, ...] = (
         "client asks with archive_existing_versions).",
         choices=("exclusive", "mlflow"),
     ),
+    Setting(
+        "gc_interval",
+        "--gc-interval",
+        None,
+        "Run garbage collection (as `modelyard gc`) this often, e.g. 6h or 1d. Default: off.",
+    ),
+    Setting(
+        "gc_older_than",
+        "--gc-older-than",
+        "30d",
+        "What the scheduled garbage collection removes: runs, experiments and logged "
+        "models deleted longer ago than this.",
+    ),
 )
 
 
@@ -123,6 +140,8 @@ class Settings:
     workers: int = 1
     log_level: str = "info"
     stage_policy: str = "exclusive"
+    gc_interval: str | None = None
+    gc_older_than: str = "30d"
 
     @property
     def store_uri(self) -> str:
@@ -209,6 +228,12 @@ def validate(settings: Settings) -> None:
         raise ValueError(
             f"--s3-checksums must be when_required or when_supported, got {settings.s3_checksums!r}"
         )
+    for flag, duration in (
+        ("--gc-interval", settings.gc_interval),
+        ("--gc-older-than", settings.gc_older_than),
+    ):
+        if duration is not None and not _DURATION.match(duration.strip() or "x"):
+            raise ValueError(f"{flag} must be a duration such as 6h, 1d or 1d12h, got {duration!r}")
     if settings.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
         raise ValueError(f"unknown log level {settings.log_level!r}")
 
