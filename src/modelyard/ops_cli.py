@@ -75,6 +75,35 @@ def cmd_gc(args: argparse.Namespace) -> int:
     return 1 if report.errors else 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from modelyard.cli import settings_of
+    from modelyard.service.backup import backup
+
+    report = backup(settings_of(args), Path(args.dest))
+    print(
+        f"Backed up the database ({_size(report.database_bytes)}) and {report.files} "
+        f"artifact file(s) ({_size(report.bytes)}) to {report.folder}"
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from modelyard.cli import settings_of
+    from modelyard.service.backup import restore
+
+    settings = settings_of(args)
+    report = restore(settings, Path(args.src))
+    print(
+        f"Restored the database ({_size(report.database_bytes)}) to {settings.store_uri} and "
+        f"{report.files} artifact file(s) to {settings.artifacts_root}; start the server."
+    )
+    return 0
+
+
 def add_ops_commands(sub: SubParsers) -> None:
     from modelyard.cli import add_setting_flags
 
@@ -102,3 +131,23 @@ def add_ops_commands(sub: SubParsers) -> None:
     )
     add_setting_flags(p)
     p.set_defaults(func=cmd_gc)
+
+    p = sub.add_parser(
+        "backup",
+        help="Copy the SQLite database (online) and the local artifact folder into DEST.",
+        description="Back up a single-host server while it runs: the SQLite database with "
+        "SQLite's online backup, then the artifact folder. For PostgreSQL and S3 see the "
+        "README's Operations section.",
+    )
+    p.add_argument("dest", metavar="DEST", help="a new or empty folder")
+    add_setting_flags(p)
+    p.set_defaults(func=cmd_backup)
+    p = sub.add_parser(
+        "restore",
+        help="Put a backup made by `modelyard backup` in place (server stopped).",
+        description="Restore a backup into the database path and artifact folder the "
+        "flags name; both must be new or empty. Then start the server with the same flags.",
+    )
+    p.add_argument("src", metavar="SRC", help="a folder made by modelyard backup")
+    add_setting_flags(p)
+    p.set_defaults(func=cmd_restore)
