@@ -13,6 +13,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,3 +147,35 @@ def test_gc_removes_deleted_runs_and_experiments_but_never_what_a_version_uses(
         last = gc(flags, env, "--run-ids", used)
         assert "Removed 1 run(s)" in last.stdout, last.stdout + last.stderr
         assert not has_files(http, used_files)
+
+
+def test_the_server_collects_on_a_schedule_when_asked(tmp_path: Path) -> None:
+    """`--gc-interval 1s --gc-older-than 0s`: a deleted run disappears by itself."""
+    extra = ["--gc-interval", "1s", "--gc-older-than", "0s"]
+    with (
+        modelyard_server(tmp_path / "server", extra_args=extra) as server,
+        httpx.Client(base_url=server.url, timeout=30) as http,
+    ):
+        doomed, folder = run_with_files(http)
+        kept, _ = run_with_files(http)
+        ok(http.post(f"{API}/runs/delete", json={"run_id": doomed}))
+        deadline = time.monotonic() + 60
+        while http.get(f"{API}/runs/get", params={"run_id": doomed}).status_code != 404:
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.1)  # polling the server's own schedule, not timing it
+        assert not has_files(http, folder)
+        assert ok(http.get(f"{API}/runs/get", params={"run_id": kept}))["run"]["info"]["run_id"]
+
+
+def test_bad_durations_are_refused_before_anything_runs(tmp_path: Path) -> None:
+    flags = ["--backend-store-uri", f"sqlite:///{tmp_path / 'x.db'}"]
+    bad = gc(flags, {}, "--older-than", "30 days")
+    assert bad.returncode == 1 and "Invalid --older-than '30 days'" in bad.stderr
+    server = subprocess.run(
+        [sys.executable, "-m", "modelyard.cli", "server", "--gc-interval", "often", *flags],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert server.returncode != 0 and "--gc-interval must be a duration" in server.stderr
