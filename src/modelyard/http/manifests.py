@@ -18,9 +18,11 @@ from typing import Any
 from starlette.routing import BaseRoute, Route
 
 from modelyard.http.args import Args
+from modelyard.http.auth_rules import Rule, model
 from modelyard.http.endpoint import Ctx, Handler, api
 from modelyard.integrity_entities import FileDifference, Manifest, Verification
 from modelyard.service.manifests import ManifestService
+from modelyard.service.permissions import READ
 
 Json = dict[str, Any]
 
@@ -71,11 +73,16 @@ def _service(ctx: Ctx) -> ManifestService:
 
 
 def get_manifest(ctx: Ctx, args: Args) -> Json:
+    """The files a model version froze at registration: paths, sizes, SHA-256s, one digest.
+
+    `version` is a number, a stage (`Production`) or an alias (`@champion`).
+    """
     manifest = _service(ctx).get(args.str("name"), args.str("version"), user=ctx.identity.user)
     return {"manifest": manifest_json(manifest)}
 
 
 def verify(ctx: Ctx, args: Args) -> Json:
+    """Re-read a model version's files and report any that changed, went missing or were added."""
     result = _service(ctx).verify(args.str("name"), args.str("version"), user=ctx.identity.user)
     return {"verification": verification_json(result)}
 
@@ -84,6 +91,11 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "model-versions/manifest", get_manifest),
     ("POST", "model-versions/verify", verify),
 ]
+
+# Reading a model is enough for both: verify changes nothing (http/auth_rules.py).
+PERMISSIONS: dict[tuple[str, str], Rule] = {
+    (method, f"{prefix}/{path}"): model(READ) for prefix in PREFIXES for method, path, _ in _ROUTES
+}
 
 RAW_ROUTES: list[BaseRoute] = [
     Route(f"{prefix}/{path}", api(handler), methods=[method])
