@@ -111,6 +111,9 @@ def _wire_optional(services: Services) -> None:
         pass
     else:
         wire_registry(services)
+        from modelyard.service.manifests import wire as wire_manifests
+
+        wire_manifests(services)
 
 
 def all_routes() -> list[BaseRoute]:
@@ -131,6 +134,7 @@ def all_routes() -> list[BaseRoute]:
         "auth_api",  # MLflow's basic-auth API, tokens (answers 404 with auth off)
         "openapi",
         "dataset_summaries",
+        "manifests",
         "modelyard.ui.routes",  # the web UI: its own package, named in full
         "modelyard.ui.auth_pages",  # sign-in, sign-out, the admin page
     ):
@@ -164,9 +168,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from modelyard.service.gc import schedule_from_settings
+
+        stop_gc = schedule_from_settings(services)  # --gc-interval; off by default
         try:
             yield
         finally:
+            stop_gc()
             services.db.close()
 
     app = Starlette(

@@ -28,6 +28,12 @@ def _server_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "s3://bucket/artifacts",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_setting_flags(p)
+    p.set_defaults(func=_cmd_server)
+
+
+def add_setting_flags(p: argparse.ArgumentParser) -> None:
+    """The server's flags, for commands that work on the same database and artifacts."""
     for spec in SETTINGS_SPEC:
         helptext = f"{spec.help} [{env_var(spec)}]"
         if spec.kind is bool:
@@ -48,11 +54,10 @@ def _server_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
                 choices=spec.choices,
                 help=helptext + default,
             )
-    p.set_defaults(func=_cmd_server)
 
 
 def _cmd_server(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_of(args)
     try:
         import uvicorn
     except ModuleNotFoundError:
@@ -119,7 +124,7 @@ def _check_auth(settings: Settings, db: object) -> None:
         )
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def settings_of(args: argparse.Namespace) -> Settings:
     overrides = {spec.name: getattr(args, spec.name, None) for spec in SETTINGS_SPEC}
     try:
         return settings_from(overrides)
@@ -184,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     from modelyard.auth_cli import add_auth_commands  # users, tokens, permissions
 
     add_auth_commands(sub)
+
+    from modelyard.ops_cli import add_ops_commands
+
+    add_ops_commands(sub)
     return parser
 
 

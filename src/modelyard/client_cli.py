@@ -455,6 +455,30 @@ def cmd_models_download(c: Client, args: argparse.Namespace) -> None:
     )
 
 
+def cmd_models_verify(c: Client, args: argparse.Namespace) -> None:
+    """Exit status 1 (a ModelyardError) when any frozen file differs."""
+    from modelyard.client.uris import parse_model_ref
+    from modelyard.errors import InvalidState
+
+    mv = c.resolve_model_version(parse_model_ref(args.model, bare_is_latest=True))
+    result = c.verify_model_version(mv.name, mv.version)
+
+    def human() -> str:
+        head = f"{result.name} version {result.version} (sha256:{result.digest}): "
+        head += f"{result.checked} frozen file(s) " + ("intact" if result.ok else "DIFFER")
+        rows = [
+            (d.problem.upper(), d.path, d.expected_sha256 or "", d.found_sha256 or "")
+            for d in result.differences
+        ]
+        if not rows:
+            return head
+        return head + "\n" + table(["PROBLEM", "PATH", "EXPECTED SHA-256", "FOUND SHA-256"], rows)
+
+    emit(args, result, human)
+    if not result.ok:
+        raise InvalidState(f"{result.name} version {result.version} does not match its manifest.")
+
+
 def cmd_artifacts_upload(c: Client, args: argparse.Namespace) -> None:
     from pathlib import Path
 
@@ -744,6 +768,17 @@ def add_client_commands(sub: SubParsers) -> None:
         "a bare NAME is its latest version; a models:/ prefix is accepted",
     )
     p.add_argument("dir", metavar="DIR", help="destination directory (created if missing)")
+    p = command(
+        g,
+        "verify",
+        cmd_models_verify,
+        "Have the server re-read a model version's files and compare them with the "
+        "manifest frozen at registration; exit status 1 when any differ.",
+        example="modelyard models verify mnist_test/Production",
+    )
+    p.add_argument(
+        "model", metavar="NAME[/STAGE|/VERSION|@ALIAS]", help="e.g. mnist_test/Production"
+    )
 
     # artifacts
     g = group("artifacts", "Upload, download and list run artifacts.")

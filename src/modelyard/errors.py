@@ -78,6 +78,12 @@ class InvalidState(ModelyardError):
     code = "INVALID_STATE"
 
 
+class ResourceConflict(ModelyardError):
+    """The request conflicts with the resource's state (409; e.g. a frozen artifact)."""
+
+    code = "RESOURCE_CONFLICT"
+
+
 class NotImplementedByServer(ModelyardError):
     code = "NOT_IMPLEMENTED"
 

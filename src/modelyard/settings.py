@@ -9,12 +9,16 @@ documents each one.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 DEFAULT_DATA_DIR = "./modelyard-data"
+
+# MLflow's `mlflow gc --older-than` format: 1d2h3m4s, any part left out.
+_DURATION = re.compile(r"^(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?$")
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,19 @@ SETTINGS_SPEC: tuple[Setting, ...] = (
         "408 (a stalled upload is removed); 0 waits for ever.",
         float,
     ),
+    Setting(
+        "gc_interval",
+        "--gc-interval",
+        None,
+        "Run garbage collection (as `modelyard gc`) this often, e.g. 6h or 1d. Default: off.",
+    ),
+    Setting(
+        "gc_older_than",
+        "--gc-older-than",
+        "30d",
+        "What the scheduled garbage collection removes: runs, experiments and logged "
+        "models deleted longer ago than this.",
+    ),
 )
 
 
@@ -173,6 +190,8 @@ class Settings:
         return self.auth or self.app_name == "basic-auth"
 
     request_body_timeout: float = 60.0
+    gc_interval: str | None = None
+    gc_older_than: str = "30d"
 
     @property
     def store_uri(self) -> str:
@@ -273,6 +292,12 @@ def validate(settings: Settings) -> None:
             "--auth-default-permission must be READ, EDIT, MANAGE or NO_PERMISSIONS, "
             f"got {settings.auth_default_permission!r}"
         )
+    for flag, duration in (
+        ("--gc-interval", settings.gc_interval),
+        ("--gc-older-than", settings.gc_older_than),
+    ):
+        if duration is not None and not _DURATION.match(duration.strip() or "x"):
+            raise ValueError(f"{flag} must be a duration such as 6h, 1d or 1d12h, got {duration!r}")
     if settings.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
         raise ValueError(f"unknown log level {settings.log_level!r}")
 

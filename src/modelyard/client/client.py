@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from modelyard.client import artifacts as art
+from modelyard.client import manifests as manifests_wire
 from modelyard.client import wire
 from modelyard.client.batcher import MetricBatcher
 from modelyard.client.progress import Progress
@@ -33,6 +34,7 @@ from modelyard.client.uris import ModelRef, canonical_stage, parse_model_ref, pa
 from modelyard.client.wire import FileInfo
 from modelyard.entities import Experiment, Metric, Page, Param, Run, RunStatus, Tag, ViewType
 from modelyard.errors import ResourceAlreadyExists, ResourceDoesNotExist
+from modelyard.integrity_entities import Manifest, Verification
 from modelyard.registry_entities import HistoryEvent, ModelVersion, RegisteredModel, StageHolder
 
 # MLflow's log-batch limits (mlflow/utils/validation.py).
@@ -573,6 +575,21 @@ class Client:
             {"name": name, "stage": stage, "comment": comment},
         )
         return wire.model_version(answer["model_version"])
+
+    # -- frozen manifests (modelyard's endpoints) ----------------------------------
+    def get_model_version_manifest(self, name: str, version: int | str) -> Manifest:
+        """The files `version` (a number, stage or `@alias`) froze when it was registered."""
+        answer = self.rest.modelyard(
+            "GET", "model-versions/manifest", {"name": name, "version": str(version)}
+        )
+        return manifests_wire.manifest(answer["manifest"])
+
+    def verify_model_version(self, name: str, version: int | str) -> Verification:
+        """Have the server re-read the version's files and compare them with its manifest."""
+        answer = self.rest.modelyard(
+            "POST", "model-versions/verify", {"name": name, "version": str(version)}
+        )
+        return manifests_wire.verification(answer["verification"])
 
     # -- models:/ URIs ---------------------------------------------------------
     def resolve_model_version(self, model_uri: str | ModelRef) -> ModelVersion:

@@ -235,6 +235,7 @@ RULES: dict[tuple[str, str], Rule] = {
 RULE_MODULES = (
     "modelyard.http.auth_api",
     "modelyard.ui.auth_pages",
+    "modelyard.http.manifests",
 )
 
 

@@ -139,6 +139,8 @@ class RegistryService(SourceRules, LoggedModelRules):
         self.stage_policy = stage_policy
         self.clock = clock
         self.new_id = new_id
+        # Called with each new version after it is stored (manifests freeze its files).
+        self.on_version_created: list[Callable[[ModelVersion], None]] = []
         # Who may move stages and protected aliases (service/access.py); the real
         # policy is set by create_app when authentication is on.
         self.access: Access = OpenAccess()
@@ -307,6 +309,8 @@ class RegistryService(SourceRules, LoggedModelRules):
         )
         if resolved.model_id and not _is_prompt(checked):
             self._note_registration(resolved.model_id, name, created.version)
+        for hook in self.on_version_created:
+            hook(created)
         return created
 
     def _note_registration(self, model_id: str, name: str, version: int) -> None:
@@ -438,6 +442,10 @@ class RegistryService(SourceRules, LoggedModelRules):
             inner = clean_artifact_path("/".join(segments[1:]))
             return ArtifactLocation(uri, where.store, where.at(inner))
         return self.artifacts.locate(uri)
+
+    def version_location(self, mv: ModelVersion) -> ArtifactLocation:
+        """Where a version's files are: its download URI, resolved to a store and folder."""
+        return self._locate(mv.download_uri)
 
     def model_version_artifact(
         self,

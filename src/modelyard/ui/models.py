@@ -23,6 +23,7 @@ from starlette.responses import FileResponse, Response
 
 from modelyard.errors import InvalidParameterValue, ModelyardError, ResourceDoesNotExist
 from modelyard.http.artifacts import content_disposition, file_response
+from modelyard.integrity_entities import Manifest
 from modelyard.registry_entities import ModelVersion, RegisteredModel, Stage
 from modelyard.service import search_filter as sf
 from modelyard.service.artifacts import ArtifactLocation, Download
@@ -165,6 +166,7 @@ def version_page(req: UiRequest) -> Page:
             "run_info": run_info,
             "run_metrics": run_metrics,
             "exclusive": registry.exclusive,
+            "manifest": _manifest(req, mv),
         },
     )
 
@@ -176,6 +178,12 @@ def _stage_refusals(req: UiRequest, name: str, current: str, stages: list[str]) 
         for s in stages
         if not access.can_move_stage(req.user, name, current, s)
     }
+
+
+def _manifest(req: UiRequest, mv: ModelVersion) -> Manifest | None:
+    """The version's frozen file list (service/manifests.py), when the server keeps them."""
+    manifests = req.services.extra.get("manifests")
+    return None if manifests is None else manifests.find(mv)
 
 
 def _notice(req: UiRequest) -> str | None:

@@ -332,3 +332,8 @@ def _sqlite_path(url: str) -> str:
     if not path:
         raise InvalidParameterValue(f"SQLite URI {url!r} names no file")
     return path
+
+
+def sqlite_file(url: str) -> str:
+    """The file a `sqlite:///…` URL names (backups copy it)."""
+    return _sqlite_path(url)

@@ -226,3 +226,7 @@ MIGRATIONS.append(
         _lm_metrics.LOGGED_MODEL_METRICS_MIGRATION_NAME, _lm_metrics.LOGGED_MODEL_METRICS_STATEMENTS
     )
 )
+
+from modelyard.store.sql import schema_integrity as _integrity  # noqa: E402
+
+MIGRATIONS.append(Migration(_integrity.INTEGRITY_MIGRATION_NAME, _integrity.INTEGRITY_STATEMENTS))
