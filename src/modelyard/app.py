@@ -55,6 +55,7 @@ class Services:
     registry: Any = None
     # Who may do what (modelyard.service.access.Access); OpenAccess with auth off.
     access: Any = None
+    approvals: Any = None  # promotion requests (modelyard.service.transition_requests)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -104,6 +105,9 @@ def _wire_optional(services: Services) -> None:
         pass
     else:
         wire_registry(services)
+        from modelyard.service.transition_requests import wire as wire_approvals
+
+        wire_approvals(services)
 
 
 def all_routes() -> list[BaseRoute]:
@@ -121,6 +125,8 @@ def all_routes() -> list[BaseRoute]:
         "model_versions",
         "logged_models",
         "history",
+        "transition_requests",
+        "databricks",
         "modelyard.ui.routes",  # the web UI: its own package, named in full
     ):
         qualified = name if name.startswith("modelyard.") else f"modelyard.http.{name}"

@@ -575,6 +575,9 @@ def add_client_commands(sub: SubParsers) -> None:
         "a bare NAME is its latest version; a models:/ prefix is accepted",
     )
     p.add_argument("dir", metavar="DIR", help="destination directory (created if missing)")
+    from modelyard.approvals_cli import add_approval_commands
+
+    add_approval_commands(g, command)
 
     # artifacts
     g = group("artifacts", "Upload, download and list run artifacts.")

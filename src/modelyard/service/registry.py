@@ -97,6 +97,15 @@ class Tracking(Protocol):
     ) -> Page[RunInfo]: ...
 
 
+class StageGate(Protocol):
+    """Decides whether `user` may move a version into `to_stage` directly;
+    raises PermissionDenied or returns the history cause to record."""
+
+    def check_direct_move(
+        self, name: str, version: int | None, to_stage: str, user: str | None
+    ) -> str: ...
+
+
 def _is_prompt(tags: Sequence[Tag]) -> bool:
     last = {t.key: t.value for t in tags}
     return (last.get(PROMPT_TAG) or "false").lower() == "true"
@@ -137,6 +146,9 @@ class RegistryService(SourceRules, LoggedModelRules):
         self.stage_policy = stage_policy
         self.clock = clock
         self.new_id = new_id
+        # Set by approvals (service/transition_requests.py): refuses a direct
+        # move into a stage that needs an approved request.
+        self.stage_gate: StageGate | None = None
 
     def _actor(self, user: str | None, comment: str | None = None) -> Actor:
         return Actor(now=self.clock(), user_id=user, comment=comment)
@@ -353,6 +365,25 @@ class RegistryService(SourceRules, LoggedModelRules):
     ) -> ModelVersion:
         name = validate_model_name(name)
         number = parse_version(version)
+        target, archive = self.stage_move(stage, archive_existing_versions)
+        cause = HistoryCause.REQUEST
+        if self.stage_gate is not None:
+            cause = self.stage_gate.check_direct_move(name, number, target, user)
+        return self.store.transition_stage(
+            name,
+            number,
+            target,
+            archive_others=archive,
+            exclusive=self.exclusive,
+            actor=self._actor(user, comment),
+            cause=cause,
+        )
+
+    def stage_move(
+        self, stage: str | None, archive_existing_versions: bool = False
+    ) -> tuple[str, bool]:
+        """The canonical target stage and whether entering it archives the
+        current holders, under the server's stage policy (approvals reuse it)."""
         if not stage:
             raise InvalidParameterValue("Missing value for required parameter 'stage'.")
         target = canonical_stage(stage)
@@ -363,16 +394,7 @@ class RegistryService(SourceRules, LoggedModelRules):
                 f"'{stage}' is not an Active stage. Valid stages are "
                 f"{list(Stage.EXCLUSIVE)}"
             )
-        archive = active if self.exclusive else archive_existing_versions
-        return self.store.transition_stage(
-            name,
-            number,
-            target,
-            archive_others=archive,
-            exclusive=self.exclusive,
-            actor=self._actor(user, comment),
-            cause=HistoryCause.REQUEST,
-        )
+        return target, active if self.exclusive else archive_existing_versions
 
     def search_model_versions(
         self,
@@ -481,8 +503,11 @@ class RegistryService(SourceRules, LoggedModelRules):
             raise InvalidParameterValue(
                 f"Only {' and '.join(Stage.EXCLUSIVE)} can be rolled back, not '{target}'."
             )
+        name = validate_model_name(name)
+        if self.stage_gate is not None:
+            self.stage_gate.check_direct_move(name, None, target, user)
         return self.store.rollback_stage(
-            validate_model_name(name),
+            name,
             target,
             exclusive=self.exclusive,
             actor=self._actor(user, comment),

@@ -28,6 +28,7 @@ from modelyard.service import search_filter as sf
 from modelyard.service.artifacts import ArtifactLocation, Download
 from modelyard.service.registry_validation import canonical_stage, validate_alias
 from modelyard.store.artifacts import clean_artifact_path
+from modelyard.ui import approvals
 from modelyard.ui.render import Page, url_quote
 from modelyard.ui.search import name_contains, string_literal
 from modelyard.ui.web import UiRequest, redirect
@@ -99,6 +100,7 @@ def models_list(req: UiRequest) -> Page:
         {
             "q": q,
             "rows": [_summary(m) for m in models],
+            "open_requests": approvals.open_request_counts(req, [m.name for m in models]),
             "error": error,
             "next_token": next_token,
             "prev_token": sf.encode_page_token(prev) if prev > 0 else None,
@@ -148,6 +150,7 @@ def version_page(req: UiRequest) -> Page:
             "notice": NOTICES.get(req.arg("done")),
             "browse": _run_browse_link(mv),
             "exclusive": registry.exclusive,
+            **approvals.version_context(req, mv),
         },
     )
 

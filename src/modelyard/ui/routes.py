@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from modelyard.ui import experiments, models, runs
+from modelyard.ui import approvals, experiments, models, runs
 from modelyard.ui.web import view
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -47,5 +47,7 @@ RAW_ROUTES: list[BaseRoute] = [
     Route(f"{_VERSION}/description", view(models.description_apply), methods=["POST"]),
     Route(f"{_VERSION}/tags", view(models.tag_apply), methods=["POST"]),
     Route(f"{_VERSION}/download", models.download_version, methods=["GET"]),
+    Route(f"{_VERSION}/requests", view(approvals.request_apply), methods=["POST"]),
+    Route(f"{_VERSION}/comments", view(approvals.comment_apply), methods=["POST"]),
     Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
 ]
