@@ -62,7 +62,7 @@ def _history(url: str, name: str) -> list[dict[str, Any]]:
 def _workspace(url: str) -> Any:
     from databricks.sdk import WorkspaceClient
 
-    return WorkspaceClient(host=url, token="dapi-any-token-auth-is-off", retry_timeout_seconds=30)
+    return WorkspaceClient(host=url, token="dapi-any-token-auth-is-off")
 
 
 def test_well_known_probe_is_a_quick_json_404(live_server: ServerProcess) -> None:
@@ -83,7 +83,7 @@ def test_databricks_sdk_request_approve_archives_the_previous_holder(
 
     moved = registry.transition_stage(name, "1", "Production", False, comment="first release")
     assert moved.model_version_databricks.current_stage == "Production"
-    assert moved.model_version_databricks.open_requests is None  # none: left out
+    assert moved.model_version_databricks.open_requests == []
 
     created = registry.create_transition_request(name, "2", "Production", comment="acc 0.98")
     request = created.request
