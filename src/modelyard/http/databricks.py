@@ -24,11 +24,13 @@ from starlette.routing import BaseRoute, Route
 
 from modelyard.errors import EndpointNotFound
 from modelyard.http.args import Args
+from modelyard.http.auth_rules import PUBLIC, Rule, model
 from modelyard.http.endpoint import Ctx, RouteSpec
 from modelyard.http.errors import render_error
 from modelyard.http.model_versions import model_version_json
 from modelyard.http.registered_models import registered_model_json
 from modelyard.http.transition_requests import request_json
+from modelyard.service.permissions import READ
 
 Json = dict[str, Any]
 
@@ -74,3 +76,10 @@ ROUTES: list[RouteSpec] = [
 RAW_ROUTES: list[BaseRoute] = [
     Route("/.well-known/databricks-config", databricks_config, methods=["GET"]),
 ]
+
+PERMISSIONS: dict[tuple[str, str], Rule] = {
+    ("GET", "databricks/registered-models/get"): model(READ),
+    # The stage right (and the approval policy) is checked by the service.
+    ("POST", "databricks/model-versions/transition-stage"): model(READ),
+    ("GET", "/.well-known/databricks-config"): PUBLIC,
+}

@@ -44,7 +44,9 @@ from modelyard.approval_entities import (
 )
 from modelyard.errors import InvalidParameterValue
 from modelyard.http.args import Args
+from modelyard.http.auth_rules import USER, Rule, model
 from modelyard.http.endpoint import Ctx, Handler, RouteSpec, api
+from modelyard.service.permissions import EDIT, MANAGE, READ
 
 Json = dict[str, Any]
 
@@ -263,3 +265,27 @@ RAW_ROUTES: list[BaseRoute] = [
     for prefix in PREFIXES
     for method, path, handler in _OWN_ROUTES
 ]
+
+# Permission rules (http/auth_rules.py). Who may approve, reject or cancel
+# depends on the version's stage and the request's creator: the rule asks for
+# READ and the service finishes the check through `services.access`.
+PERMISSIONS: dict[tuple[str, str], Rule] = {
+    ("POST", "transition-requests/create"): model(EDIT),
+    ("POST", "transition-requests/approve"): model(READ),
+    ("POST", "transition-requests/reject"): model(READ),
+    ("DELETE", "transition-requests/delete"): model(READ),
+    ("GET", "transition-requests/list"): model(READ),
+    ("POST", "comments/create"): model(READ),
+    # A comment is named by its id; the service lets only its author change it.
+    ("PATCH", "comments/update"): USER,
+    ("DELETE", "comments/delete"): USER,
+    **{
+        (method, f"{prefix}/{path}"): rule
+        for prefix in PREFIXES
+        for method, path, rule in (
+            ("GET", "transition-requests/search", USER),  # filtered to readable models
+            ("GET", "registered-models/approval-policy", model(READ)),
+            ("POST", "registered-models/approval-policy", model(MANAGE)),
+        )
+    },
+}

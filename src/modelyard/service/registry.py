@@ -46,6 +46,7 @@ from modelyard.registry_entities import (
 )
 from modelyard.service import search_filter as sf
 from modelyard.service import validation as v
+from modelyard.service.access import Access, OpenAccess, require_stage_move
 from modelyard.service.artifacts import ArtifactLocation, ArtifactService, Download
 from modelyard.service.logged_models import (  # noqa: F401  (re-exported)
     RUN_FOLDER_PREFIX,
@@ -149,6 +150,9 @@ class RegistryService(SourceRules, LoggedModelRules):
         # Set by approvals (service/transition_requests.py): refuses a direct
         # move into a stage that needs an approved request.
         self.stage_gate: StageGate | None = None
+        # Who may move stages and protected aliases (service/access.py); the real
+        # policy is set by create_app when authentication is on.
+        self.access: Access = OpenAccess()
 
     def _actor(self, user: str | None, comment: str | None = None) -> Actor:
         return Actor(now=self.clock(), user_id=user, comment=comment)
@@ -245,17 +249,16 @@ class RegistryService(SourceRules, LoggedModelRules):
         user: str | None = None,
         comment: str | None = None,
     ) -> None:
-        self.store.set_alias(
-            validate_model_name(name),
-            validate_alias(alias, setting=True),
-            parse_version(version),
-            self._actor(user, comment),
-        )
+        name = validate_model_name(name)
+        alias = validate_alias(alias, setting=True)
+        self.access.require_alias_change(user, name, alias)
+        self.store.set_alias(name, alias, parse_version(version), self._actor(user, comment))
 
     def delete_alias(self, name: str | None, alias: str | None, user: str | None = None) -> None:
-        self.store.delete_alias(
-            validate_model_name(name), validate_alias(alias, setting=False), self._actor(user)
-        )
+        name = validate_model_name(name)
+        alias = validate_alias(alias, setting=False)
+        self.access.require_alias_change(user, name, alias)
+        self.store.delete_alias(name, alias, self._actor(user))
 
     def get_version_by_alias(self, name: str | None, alias: str | None) -> ModelVersion:
         name = validate_model_name(name)
@@ -368,7 +371,11 @@ class RegistryService(SourceRules, LoggedModelRules):
         target, archive = self.stage_move(stage, archive_existing_versions)
         cause = HistoryCause.REQUEST
         if self.stage_gate is not None:
+            # Approvals first: their refusal says how to request the move instead.
             cause = self.stage_gate.check_direct_move(name, number, target, user)
+        if self.access.enabled:
+            current = self.store.get_model_version(name, number).current_stage
+            require_stage_move(self.access, user, name, current, target)
         return self.store.transition_stage(
             name,
             number,
@@ -506,6 +513,8 @@ class RegistryService(SourceRules, LoggedModelRules):
         name = validate_model_name(name)
         if self.stage_gate is not None:
             self.stage_gate.check_direct_move(name, None, target, user)
+        if self.access.enabled:
+            require_stage_move(self.access, user, name, target, target)
         return self.store.rollback_stage(
             name,
             target,

@@ -182,21 +182,27 @@ class ApprovalService:
     def check_direct_move(
         self, name: str, version: int | None, to_stage: str, user: str | None
     ) -> str:
-        if not self.requires_approval(name, to_stage):
+        """Refuse a direct move by someone without the stage right, saying how
+        to request it; the cause to record is `override` where approval is
+        required (a holder of the right went around it), else `request`."""
+        required = self.requires_approval(name, to_stage)
+        access = self.access
+        if not required and not access.enabled:
             return HistoryCause.REQUEST
         from_stage = (
             to_stage
             if version is None
             else self.registry.get_model_version(name, version).current_stage
         )
-        if not self.access.can_move_stage(user, name, from_stage, to_stage):
-            missing = self.access.stage_right_missing(user, name, from_stage, to_stage)
+        if not access.can_move_stage(user, name, from_stage, to_stage):
+            missing = access.stage_right_missing(user, name, from_stage, to_stage)
+            why = f"Registered model '{name}' requires approval to enter {to_stage}. "
             raise PermissionDenied(
-                f"Registered model '{name}' requires approval to enter {to_stage}. "
+                (why if required else "")
                 + (f"{missing} " if missing else "")
                 + HOW_TO_REQUEST.format(name=name, version=version or "<version>", stage=to_stage)
             )
-        return HistoryCause.OVERRIDE
+        return HistoryCause.OVERRIDE if required else HistoryCause.REQUEST
 
     # -- requests ---------------------------------------------------------------
     def create_request(
@@ -210,8 +216,11 @@ class ApprovalService:
         name = validate_model_name(name)
         number = parse_version(version)
         target = _stage(stage)
-        if not self.access.can_read_model(user, name):
-            raise PermissionDenied(f"You may not read registered model '{name}'.")
+        if not self.access.can_edit_model(user, name):
+            raise PermissionDenied(
+                f"Requesting a transition of registered model '{name}' needs the edit right "
+                "on it; ask its manager or an administrator."
+            )
         current = self.registry.get_model_version(name, number).current_stage
         if current == target:
             raise InvalidParameterValue(

@@ -15,7 +15,9 @@ from starlette.responses import Response
 
 from modelyard.approval_entities import AvailableAction
 from modelyard.errors import InvalidParameterValue, ResourceDoesNotExist
+from modelyard.http.auth_rules import Rule, model
 from modelyard.registry_entities import ModelVersion, Stage
+from modelyard.service.permissions import READ
 from modelyard.ui.render import url_quote
 from modelyard.ui.web import UiRequest, redirect
 
@@ -49,12 +51,12 @@ def version_context(req: UiRequest, mv: ModelVersion) -> dict[str, Any]:
         {"r": r, "actions": approvals.available_actions(r, user)}
         for r in approvals.list_requests(mv.name, mv.version, user=user)
     ]
+    # Stages the viewer may only request: where they lack the stage right (a
+    # direct move would be refused, whether approval is required or not).
     gated = {
         s
         for s in Stage.EXCLUSIVE
-        if s != mv.current_stage
-        and approvals.requires_approval(mv.name, s)
-        and not access.can_move_stage(user, mv.name, mv.current_stage, s)
+        if s != mv.current_stage and not access.can_move_stage(user, mv.name, mv.current_stage, s)
     }
     return {
         "requests": requests,
@@ -101,3 +103,13 @@ def comment_apply(req: UiRequest) -> Response:
     name, version = req.path_params["name"], req.path_params["version"]
     _approvals(req).add_comment(name, version, req.field("comment"), req.user)
     return redirect(version_url(name, version, "?done=commented#requests"))
+
+
+_V = "/models/{name}/versions/{version:int}"
+
+# Permission rules (http/auth_rules.py): the service checks the edit right to
+# request, the stage right to approve or reject, authorship to cancel.
+PERMISSIONS: dict[tuple[str, str], Rule] = {
+    ("POST", f"{_V}/requests"): model(READ),
+    ("POST", f"{_V}/comments"): model(READ),
+}
