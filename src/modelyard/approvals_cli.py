@@ -115,11 +115,15 @@ def cmd_approval(c: Client, args: argparse.Namespace) -> None:
 
 def add_approval_commands(g: SubParsers, command: CommandMaker) -> None:
     """Add the promotion-request commands to the `models` group."""
+    name_help = "registered model name, e.g. mnist_test"
+    version_help = "version number, from 1"
 
-    def move(fn: Command, name: str, helptext: str, comment_help: str) -> argparse.ArgumentParser:
-        p = command(g, name, fn, helptext)
-        p.add_argument("name", metavar="NAME")
-        p.add_argument("version", metavar="VERSION", type=version_arg)
+    def move(
+        fn: Command, name: str, helptext: str, example: str, comment_help: str
+    ) -> argparse.ArgumentParser:
+        p = command(g, name, fn, helptext, example=example)
+        p.add_argument("name", metavar="NAME", help=name_help)
+        p.add_argument("version", metavar="VERSION", type=version_arg, help=version_help)
         p.add_argument(
             "--to", required=True, type=stage_arg, metavar="STAGE", help="the requested stage"
         )
@@ -129,37 +133,38 @@ def add_approval_commands(g: SubParsers, command: CommandMaker) -> None:
     move(
         cmd_request,
         "request",
-        "Ask for a version to be moved to a stage; someone with the stage right approves. "
-        "Example: modelyard models request mnist_test 3 --to Production --comment 'acc 0.98'",
+        "Ask for a version to be moved to a stage; someone with the stage right approves.",
+        "modelyard models request mnist_test 3 --to Production --comment 'acc 0.98'",
         "why (shown to the approvers and kept in the history)",
     )
     move(
         cmd_approve,
         "approve",
         "Approve the open request, which moves the version (the stage's previous holder "
-        "is archived). Example: modelyard models approve mnist_test 3 --to Production",
+        "is archived).",
+        "modelyard models approve mnist_test 3 --to Production",
         "kept in the history",
     )
     move(
         cmd_reject,
         "reject",
-        "Reject the open request. Example: modelyard models reject mnist_test 3 --to Production "
-        "--comment 'latency regression'",
+        "Reject the open request.",
+        "modelyard models reject mnist_test 3 --to Production --comment 'latency regression'",
         "why (kept in the history)",
     )
     move(
         cmd_cancel,
         "cancel",
-        "Cancel your own open request. Example: modelyard models cancel mnist_test 3 "
-        "--to Production",
+        "Cancel your own open request.",
+        "modelyard models cancel mnist_test 3 --to Production",
         "kept in the history",
     )
     p = command(
         g,
         "requests",
         cmd_requests,
-        "List transition requests (open ones by default). Example: modelyard models requests "
-        "--model mnist_test",
+        "List transition requests (open ones by default).",
+        example="modelyard models requests --model mnist_test",
     )
     p.add_argument("--model", metavar="NAME", help="only this registered model")
     p.add_argument(
@@ -172,19 +177,20 @@ def add_approval_commands(g: SubParsers, command: CommandMaker) -> None:
         g,
         "comment",
         cmd_comment,
-        "Comment on a version. Example: modelyard models comment mnist_test 3 'AUC 0.91'",
+        "Comment on a version.",
+        example="modelyard models comment mnist_test 3 'AUC 0.91 on the holdout'",
     )
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("version", metavar="VERSION", type=version_arg)
-    p.add_argument("text", metavar="TEXT")
+    p.add_argument("name", metavar="NAME", help=name_help)
+    p.add_argument("version", metavar="VERSION", type=version_arg, help=version_help)
+    p.add_argument("text", metavar="TEXT", help="the comment")
     p = command(
         g,
         "approval",
         cmd_approval,
-        "Show or set which stages of a model need an approved request. Example: "
-        "modelyard models approval mnist_test --stage Production --set required",
+        "Show or set which stages of a model need an approved request.",
+        example="modelyard models approval mnist_test --stage Production --set required",
     )
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", metavar="NAME", help=name_help)
     p.add_argument("--stage", type=stage_arg, default="Production", metavar="STAGE")
     p.add_argument(
         "--set",

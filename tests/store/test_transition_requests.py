@@ -120,7 +120,8 @@ def test_request_approve_moves_the_version_and_archives_the_previous_holder(buil
 def test_direct_transition_without_the_right_is_refused_with_how_to_request(
     build: Build,
 ) -> None:
-    approvals = build(StageRights({"bob": {"Production"}}), require=("Production",))
+    rights = StageRights({"bob": {"Production"}, "alice": {"Staging"}})
+    approvals = build(rights, require=("Production",))
     with pytest.raises(PermissionDenied) as refused:
         approvals.registry.transition_stage("m", 1, "Production", user="alice")
     message = refused.value.message
@@ -132,7 +133,7 @@ def test_direct_transition_without_the_right_is_refused_with_how_to_request(
     # Rolling back into Production is a direct move too.
     with pytest.raises(PermissionDenied):
         approvals.registry.rollback("m", "Production", user="alice")
-    # Staging needs no approval here.
+    # Staging needs no approval here, and alice holds its right.
     approvals.registry.transition_stage("m", 1, "Staging", user="alice")
     assert stage_of(approvals, 1) == "Staging"
 
