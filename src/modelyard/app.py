@@ -57,6 +57,7 @@ class Services:
     registry: Any = None
     # Who may do what (modelyard.service.access.Access); OpenAccess with auth off.
     access: Any = None
+    approvals: Any = None  # promotion requests (modelyard.service.transition_requests)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -115,6 +116,10 @@ def _wire_optional(services: Services) -> None:
 
         wire_manifests(services)
 
+        from modelyard.service.transition_requests import wire as wire_approvals
+
+        wire_approvals(services)
+
 
 def all_routes() -> list[BaseRoute]:
     import importlib
@@ -135,6 +140,8 @@ def all_routes() -> list[BaseRoute]:
         "openapi",
         "dataset_summaries",
         "manifests",
+        "transition_requests",
+        "databricks",
         "modelyard.ui.routes",  # the web UI: its own package, named in full
         "modelyard.ui.auth_pages",  # sign-in, sign-out, the admin page
     ):

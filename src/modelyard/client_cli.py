@@ -779,6 +779,9 @@ def add_client_commands(sub: SubParsers) -> None:
     p.add_argument(
         "model", metavar="NAME[/STAGE|/VERSION|@ALIAS]", help="e.g. mnist_test/Production"
     )
+    from modelyard.approvals_cli import add_approval_commands
+
+    add_approval_commands(g, command)
 
     # artifacts
     g = group("artifacts", "Upload, download and list run artifacts.")

@@ -163,6 +163,21 @@ SETTINGS_SPEC: tuple[Setting, ...] = (
         "What the scheduled garbage collection removes: runs, experiments and logged "
         "models deleted longer ago than this.",
     ),
+    Setting(
+        "require_approval",
+        "--require-approval",
+        "",
+        "Stages a version may enter only through an approved transition request, comma "
+        "separated (Production, Staging or both); a model's own approval policy overrides "
+        "it. Someone with the stage right may still move a version directly. Default: none.",
+    ),
+    Setting(
+        "approval_four_eyes",
+        "--approval-four-eyes",
+        False,
+        "Four-eyes rule: the user who requested a transition may not approve it.",
+        bool,
+    ),
 )
 
 
@@ -192,6 +207,14 @@ class Settings:
     request_body_timeout: float = 60.0
     gc_interval: str | None = None
     gc_older_than: str = "30d"
+    require_approval: str = ""
+    approval_four_eyes: bool = False
+
+    @property
+    def approval_stages(self) -> tuple[str, ...]:
+        """--require-approval as canonical stage names."""
+        named = {part.strip().lower() for part in self.require_approval.split(",")}
+        return tuple(s for s in ("Staging", "Production") if s.lower() in named)
 
     @property
     def store_uri(self) -> str:
@@ -273,6 +296,12 @@ def validate(settings: Settings) -> None:
     if settings.stage_policy not in ("exclusive", "mlflow"):
         raise ValueError(
             f"stage policy must be 'exclusive' or 'mlflow', got {settings.stage_policy!r}"
+        )
+    named = {p.strip().lower() for p in settings.require_approval.split(",") if p.strip()}
+    unknown = named - {"staging", "production"}
+    if unknown:
+        raise ValueError(
+            f"--require-approval takes Staging and/or Production, got {settings.require_approval!r}"
         )
     if settings.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {settings.workers}")

@@ -27,6 +27,7 @@ import httpx
 from modelyard.client import artifacts as art
 from modelyard.client import manifests as manifests_wire
 from modelyard.client import wire
+from modelyard.client.approvals import ApprovalMethods
 from modelyard.client.batcher import MetricBatcher
 from modelyard.client.progress import Progress
 from modelyard.client.rest import InvalidArgument, Json, Rest, encode_float
@@ -61,7 +62,7 @@ def _page(answer: Json) -> str | None:
     return answer.get("next_page_token") or None
 
 
-class Client:
+class Client(ApprovalMethods):
     """A connection to one tracking server.
 
     `tracking_uri` defaults to `modelyard.get_tracking_uri()` (the

@@ -236,6 +236,9 @@ RULE_MODULES = (
     "modelyard.http.auth_api",
     "modelyard.ui.auth_pages",
     "modelyard.http.manifests",
+    "modelyard.http.transition_requests",  # approvals
+    "modelyard.http.databricks",
+    "modelyard.ui.approvals",
 )
 
 

@@ -99,6 +99,15 @@ class Tracking(Protocol):
     ) -> Page[RunInfo]: ...
 
 
+class StageGate(Protocol):
+    """Decides whether `user` may move a version into `to_stage` directly;
+    raises PermissionDenied or returns the history cause to record."""
+
+    def check_direct_move(
+        self, name: str, version: int | None, to_stage: str, user: str | None
+    ) -> str: ...
+
+
 def _is_prompt(tags: Sequence[Tag]) -> bool:
     last = {t.key: t.value for t in tags}
     return (last.get(PROMPT_TAG) or "false").lower() == "true"
@@ -141,6 +150,10 @@ class RegistryService(SourceRules, LoggedModelRules):
         self.new_id = new_id
         # Called with each new version after it is stored (manifests freeze its files).
         self.on_version_created: list[Callable[[ModelVersion], None]] = []
+
+        # Set by approvals (service/transition_requests.py): refuses a direct
+        # move into a stage that needs an approved request.
+        self.stage_gate: StageGate | None = None
         # Who may move stages and protected aliases (service/access.py); the real
         # policy is set by create_app when authentication is on.
         self.access: Access = OpenAccess()
@@ -363,17 +376,11 @@ class RegistryService(SourceRules, LoggedModelRules):
     ) -> ModelVersion:
         name = validate_model_name(name)
         number = parse_version(version)
-        if not stage:
-            raise InvalidParameterValue("Missing value for required parameter 'stage'.")
-        target = canonical_stage(stage)
-        active = target in Stage.EXCLUSIVE
-        if archive_existing_versions and not active:
-            raise InvalidParameterValue(
-                "Model version transition cannot archive existing model versions because "
-                f"'{stage}' is not an Active stage. Valid stages are "
-                f"{list(Stage.EXCLUSIVE)}"
-            )
-        archive = active if self.exclusive else archive_existing_versions
+        target, archive = self.stage_move(stage, archive_existing_versions)
+        cause = HistoryCause.REQUEST
+        if self.stage_gate is not None:
+            # Approvals first: their refusal says how to request the move instead.
+            cause = self.stage_gate.check_direct_move(name, number, target, user)
         if self.access.enabled:
             current = self.store.get_model_version(name, number).current_stage
             require_stage_move(self.access, user, name, current, target)
@@ -384,8 +391,25 @@ class RegistryService(SourceRules, LoggedModelRules):
             archive_others=archive,
             exclusive=self.exclusive,
             actor=self._actor(user, comment),
-            cause=HistoryCause.REQUEST,
+            cause=cause,
         )
+
+    def stage_move(
+        self, stage: str | None, archive_existing_versions: bool = False
+    ) -> tuple[str, bool]:
+        """The canonical target stage and whether entering it archives the
+        current holders, under the server's stage policy (approvals reuse it)."""
+        if not stage:
+            raise InvalidParameterValue("Missing value for required parameter 'stage'.")
+        target = canonical_stage(stage)
+        active = target in Stage.EXCLUSIVE
+        if archive_existing_versions and not active:
+            raise InvalidParameterValue(
+                "Model version transition cannot archive existing model versions because "
+                f"'{stage}' is not an Active stage. Valid stages are "
+                f"{list(Stage.EXCLUSIVE)}"
+            )
+        return target, active if self.exclusive else archive_existing_versions
 
     def search_model_versions(
         self,
@@ -518,10 +542,13 @@ class RegistryService(SourceRules, LoggedModelRules):
             raise InvalidParameterValue(
                 f"Only {' and '.join(Stage.EXCLUSIVE)} can be rolled back, not '{target}'."
             )
+        name = validate_model_name(name)
+        if self.stage_gate is not None:
+            self.stage_gate.check_direct_move(name, None, target, user)
         if self.access.enabled:
-            require_stage_move(self.access, user, validate_model_name(name), target, target)
+            require_stage_move(self.access, user, name, target, target)
         return self.store.rollback_stage(
-            validate_model_name(name),
+            name,
             target,
             exclusive=self.exclusive,
             actor=self._actor(user, comment),

@@ -29,7 +29,7 @@ from modelyard.service import search_filter as sf
 from modelyard.service.artifacts import ArtifactLocation, Download
 from modelyard.service.registry_validation import canonical_stage, validate_alias
 from modelyard.store.artifacts import clean_artifact_path
-from modelyard.ui import files, logged_models
+from modelyard.ui import approvals, files, logged_models
 from modelyard.ui.render import Page, url_quote
 from modelyard.ui.search import name_contains, string_literal
 from modelyard.ui.web import UiRequest, redirect
@@ -104,6 +104,7 @@ def models_list(req: UiRequest) -> Page:
         {
             "q": q,
             "rows": [_summary(m) for m in models],
+            "open_requests": approvals.open_request_counts(req, [m.name for m in models]),
             "error": error,
             "next_token": next_token,
             "prev_token": sf.encode_page_token(prev) if prev > 0 else None,
@@ -167,6 +168,7 @@ def version_page(req: UiRequest) -> Page:
             "run_metrics": run_metrics,
             "exclusive": registry.exclusive,
             "manifest": _manifest(req, mv),
+            **approvals.version_context(req, mv),
         },
     )
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from modelyard.ui import charts, experiments, manage, model_manage, models, plots, runs
+from modelyard.ui import approvals, charts, experiments, manage, model_manage, models, plots, runs
 from modelyard.ui.render import Page
 from modelyard.ui.web import UiRequest, view
 
@@ -92,5 +92,7 @@ RAW_ROUTES: list[BaseRoute] = [
         view(models.logged_model_preview),
         methods=["GET"],
     ),
+    Route(f"{_VERSION}/requests", view(approvals.request_apply), methods=["POST"]),
+    Route(f"{_VERSION}/comments", view(approvals.comment_apply), methods=["POST"]),
     Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
 ]

@@ -230,3 +230,7 @@ MIGRATIONS.append(
 from modelyard.store.sql import schema_integrity as _integrity  # noqa: E402
 
 MIGRATIONS.append(Migration(_integrity.INTEGRITY_MIGRATION_NAME, _integrity.INTEGRITY_STATEMENTS))
+
+from modelyard.store.sql import schema_approvals as _approvals  # noqa: E402
+
+MIGRATIONS.append(Migration(_approvals.APPROVALS_MIGRATION_NAME, _approvals.APPROVALS_STATEMENTS))

@@ -55,6 +55,14 @@ _RM_COLUMNS = "rm.model_key, rm.name, rm.creation_time, rm.last_updated_time, rm
 _STAGE_ACTIONS = (HistoryAction.CREATED, HistoryAction.TRANSITION, HistoryAction.DELETED)
 
 
+def _approvals() -> Any:
+    """Open transition requests are voided inside the registry's transactions;
+    imported late because that module builds on this one."""
+    from modelyard.store.sql import transition_requests
+
+    return transition_requests
+
+
 def _model_not_found(name: str) -> ResourceDoesNotExist:
     return ResourceDoesNotExist(f"Registered Model with name={name} not found")
 
@@ -500,6 +508,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 (actor.now, key),
             )
             self._event(tx, key, version, HistoryAction.DELETED, actor, from_stage=stage)
+            _approvals().void_open_requests(tx, key, version, None, actor)
 
     def _transition(
         self,
@@ -569,6 +578,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
             from_stage=current,
             to_stage=stage,
         )
+        _approvals().void_open_requests(tx, key, version, stage, actor)
         return self._version(tx, key, name, version)
 
     def transition_stage(
