@@ -55,6 +55,7 @@ class Services:
     registry: Any = None
     # Who may do what (modelyard.service.access.Access); OpenAccess with auth off.
     access: Any = None
+    webhooks: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -104,6 +105,9 @@ def _wire_optional(services: Services) -> None:
         pass
     else:
         wire_registry(services)
+    from modelyard.service.webhooks import wire as wire_webhooks
+
+    wire_webhooks(services)
 
 
 def all_routes() -> list[BaseRoute]:
@@ -121,6 +125,8 @@ def all_routes() -> list[BaseRoute]:
         "model_versions",
         "logged_models",
         "history",
+        "webhooks",
+        "registry_webhooks",
         "modelyard.ui.routes",  # the web UI: its own package, named in full
     ):
         qualified = name if name.startswith("modelyard.") else f"modelyard.http.{name}"
@@ -153,9 +159,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Every server process delivers webhooks from the shared outbox.
+        deliverer = services.extra.get("webhook_deliverer")
+        if deliverer is not None:
+            deliverer.start()
         try:
             yield
         finally:
+            if deliverer is not None:
+                deliverer.stop()
             services.db.close()
 
     app = Starlette(

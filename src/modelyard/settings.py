@@ -106,6 +106,66 @@ SETTINGS_SPEC: tuple[Setting, ...] = (
         "client asks with archive_existing_versions).",
         choices=("exclusive", "mlflow"),
     ),
+    # -- webhooks (README "Webhooks") --
+    Setting(
+        "secret_key",
+        "--secret-key",
+        None,
+        "Passphrase that encrypts webhook secrets at rest (Fernet). Without it the server "
+        "refuses to store a secret. Rotate with 'new,old': the first encrypts, all decrypt, "
+        "and start-up re-encrypts stored secrets under the first.",
+    ),
+    Setting(
+        "webhook_allow_http",
+        "--webhook-allow-http",
+        False,
+        "Allow plain http:// webhook URLs (default: https only).",
+        bool,
+    ),
+    Setting(
+        "webhook_allow_private",
+        "--webhook-allow-private",
+        False,
+        "Allow webhook targets on loopback, private or link-local addresses (checked against "
+        "the address actually connected at each delivery).",
+        bool,
+    ),
+    Setting(
+        "webhook_timeout",
+        "--webhook-timeout",
+        10,
+        "Seconds a webhook delivery may take to connect, and to answer.",
+        int,
+    ),
+    Setting(
+        "webhook_retry_base_ms",
+        "--webhook-retry-base-ms",
+        10_000,
+        "First retry delay of a failed delivery in milliseconds; it doubles per attempt "
+        "(at most an hour) with random jitter.",
+        int,
+    ),
+    Setting(
+        "webhook_retry_hours",
+        "--webhook-retry-hours",
+        24,
+        "How long a delivery is retried after its event before it is marked failed.",
+        int,
+    ),
+    Setting(
+        "webhook_poll_ms",
+        "--webhook-poll-ms",
+        1000,
+        "How often each server process looks for due webhook deliveries, in milliseconds.",
+        int,
+    ),
+    Setting(
+        "webhook_log_days",
+        "--webhook-log-days",
+        30,
+        "Days finished webhook deliveries stay in the delivery log before they are pruned.",
+        int,
+    ),
 )
 
 
@@ -123,6 +183,14 @@ class Settings:
     workers: int = 1
     log_level: str = "info"
     stage_policy: str = "exclusive"
+    secret_key: str | None = None
+    webhook_allow_http: bool = False
+    webhook_allow_private: bool = False
+    webhook_timeout: int = 10
+    webhook_retry_base_ms: int = 10_000
+    webhook_retry_hours: int = 24
+    webhook_poll_ms: int = 1000
+    webhook_log_days: int = 30
 
     @property
     def store_uri(self) -> str:
@@ -209,6 +277,9 @@ def validate(settings: Settings) -> None:
         raise ValueError(
             f"--s3-checksums must be when_required or when_supported, got {settings.s3_checksums!r}"
         )
+    for name in ("webhook_timeout", "webhook_retry_base_ms", "webhook_poll_ms"):
+        if getattr(settings, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
     if settings.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
         raise ValueError(f"unknown log level {settings.log_level!r}")
 

@@ -211,3 +211,6 @@ def upgrade(db: Database, migrations: list[Migration] | None = None) -> list[str
 from modelyard.store.sql import schema_registry as _registry  # noqa: E402
 
 MIGRATIONS.append(Migration(_registry.REGISTRY_MIGRATION_NAME, _registry.REGISTRY_STATEMENTS))
+from modelyard.store.sql import schema_webhooks as _webhooks  # noqa: E402
+
+MIGRATIONS.append(Migration(_webhooks.WEBHOOKS_MIGRATION_NAME, _webhooks.WEBHOOKS_STATEMENTS))

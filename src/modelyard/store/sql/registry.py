@@ -41,7 +41,9 @@ from modelyard.search_terms import Comparison, OrderKey, encode_page_token
 from modelyard.store.registry import Actor, NewModelVersion, RegistryStore
 from modelyard.store.sql.db import Database, Row, Tx
 from modelyard.store.sql.logged_models import SqlLoggedModels
+from modelyard.store.sql.outbox import emit
 from modelyard.store.sql.sql_text import chunks, compare_sql, order_sql, placeholders
+from modelyard.webhook_entities import RegistryEvent
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
 
@@ -243,6 +245,15 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 "INSERT INTO registered_model_tags (model_key, key, value) VALUES (?, ?, ?)",
                 [(key, k, v) for k, v in last.items()],
             )
+            # MLflow announces prompts as prompt.created, which is not a registry event here.
+            if last.get(PROMPT_TAG, "false").lower() != "true":
+                emit(
+                    tx,
+                    RegistryEvent.REGISTERED_MODEL_CREATED,
+                    model_name=name,
+                    now=now,
+                    data={"tags": last, "description": description},
+                )
             return self._model(tx, name)
 
     def get_registered_model(self, name: str) -> RegisteredModel:
@@ -390,6 +401,15 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 alias=alias,
                 previous_version=None if previous is None else int(previous),
             )
+            emit(
+                tx,
+                RegistryEvent.MODEL_VERSION_ALIAS_CREATED,
+                model_name=name,
+                now=actor.now,
+                version=version,
+                user=actor.user_id,
+                data={"alias": alias},
+            )
 
     def delete_alias(self, name: str, alias: str, actor: Actor) -> None:
         with self.db.write() as tx:
@@ -405,6 +425,15 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 (key, alias),
             )
             self._event(tx, key, int(previous), HistoryAction.ALIAS_DELETED, actor, alias=alias)
+            emit(
+                tx,
+                RegistryEvent.MODEL_VERSION_ALIAS_DELETED,
+                model_name=name,
+                now=actor.now,
+                version=int(previous),
+                user=actor.user_id,
+                data={"alias": alias},
+            )
 
     def get_version_by_alias(self, name: str, alias: str) -> ModelVersion | None:
         with self.db.read() as tx:
@@ -456,6 +485,20 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 [(key, version, k, v) for k, v in last.items()],
             )
             self._event(tx, key, version, HistoryAction.CREATED, actor, to_stage=Stage.NONE)
+            emit(
+                tx,
+                RegistryEvent.MODEL_VERSION_CREATED,
+                model_name=new.name,
+                now=actor.now,
+                version=version,
+                user=actor.user_id,
+                data={
+                    "source": new.source,
+                    "run_id": new.run_id,
+                    "tags": last,
+                    "description": new.description,
+                },
+            )
             return self._version(tx, key, new.name, version)
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
@@ -549,6 +592,9 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                         from_stage=stage,
                         to_stage=Stage.ARCHIVED,
                     )
+                    self._emit_transition(
+                        tx, name, other, stage, Stage.ARCHIVED, actor, HistoryCause.DISPLACED
+                    )
         holder_mark = stage if exclusive and stage in Stage.EXCLUSIVE else None
         tx.execute(
             "UPDATE model_versions SET current_stage = ?, exclusive_stage = ?, "
@@ -569,7 +615,33 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
             from_stage=current,
             to_stage=stage,
         )
+        self._emit_transition(tx, name, version, current, stage, actor, cause)
         return self._version(tx, key, name, version)
+
+    @staticmethod
+    def _emit_transition(
+        tx: Tx,
+        name: str,
+        version: int,
+        from_stage: str,
+        to_stage: str,
+        actor: Actor,
+        cause: str,
+    ) -> None:
+        emit(
+            tx,
+            RegistryEvent.MODEL_VERSION_TRANSITIONED,
+            model_name=name,
+            now=actor.now,
+            version=version,
+            user=actor.user_id,
+            data={
+                "from_stage": from_stage,
+                "to_stage": to_stage,
+                "cause": cause,
+                "comment": actor.comment if cause != HistoryCause.DISPLACED else None,
+            },
+        )
 
     def transition_stage(
         self,
@@ -716,7 +788,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
             items = self._versions(tx, rows[:max_results])
         return Page(items, encode_page_token(offset + max_results) if more else None)
 
-    def set_model_version_tag(self, name: str, version: int, tag: Tag) -> None:
+    def set_model_version_tag(self, name: str, version: int, tag: Tag, now: int) -> None:
         with self.db.write() as tx:
             key = self._key(tx, name)
             if (
@@ -733,8 +805,16 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 "ON CONFLICT (model_key, version, key) DO UPDATE SET value = excluded.value",
                 (key, version, tag.key, tag.value),
             )
+            emit(
+                tx,
+                RegistryEvent.MODEL_VERSION_TAG_SET,
+                model_name=name,
+                now=now,
+                version=version,
+                data={"key": tag.key, "value": tag.value},
+            )
 
-    def delete_model_version_tag(self, name: str, version: int, key: str) -> None:
+    def delete_model_version_tag(self, name: str, version: int, key: str, now: int) -> None:
         with self.db.write() as tx:
             model_key = self._key(tx, name)
             if (
@@ -748,6 +828,14 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
             tx.execute(
                 "DELETE FROM model_version_tags WHERE model_key = ? AND version = ? AND key = ?",
                 (model_key, version, key),
+            )
+            emit(
+                tx,
+                RegistryEvent.MODEL_VERSION_TAG_DELETED,
+                model_name=name,
+                now=now,
+                version=version,
+                data={"key": key},
             )
 
     # -- promotion history ----------------------------------------------------
