@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from receiver import Receiver, Received
+from receiver import Received, Receiver
 from servers import ServerProcess
 
 SECRET = "whsec-for-tests"
