@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from webhooks.receiver import Receiver, running_receiver
 
-from modelyard.service.webhook_delivery import DeliveryConfig, Deliverer
+from modelyard.service.webhook_delivery import Deliverer, DeliveryConfig
 from modelyard.service.webhook_secrets import SecretBox
 from modelyard.service.webhook_targets import TargetPolicy
 from modelyard.store.registry import Actor
