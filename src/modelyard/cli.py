@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     from modelyard.client_cli import add_client_commands
 
     add_client_commands(sub)
+    from modelyard.webhooks_cli import add_webhook_commands
+
+    add_webhook_commands(sub)
     return parser
 
 

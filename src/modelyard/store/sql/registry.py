@@ -39,11 +39,10 @@ from modelyard.registry_entities import (
 )
 from modelyard.search_terms import Comparison, OrderKey, encode_page_token
 from modelyard.store.registry import Actor, NewModelVersion, RegistryStore
+from modelyard.store.sql import registry_outbox as outbox
 from modelyard.store.sql.db import Database, Row, Tx
 from modelyard.store.sql.logged_models import SqlLoggedModels
-from modelyard.store.sql.outbox import emit
 from modelyard.store.sql.sql_text import chunks, compare_sql, order_sql, placeholders
-from modelyard.webhook_entities import RegistryEvent
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
 
@@ -245,15 +244,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 "INSERT INTO registered_model_tags (model_key, key, value) VALUES (?, ?, ?)",
                 [(key, k, v) for k, v in last.items()],
             )
-            # MLflow announces prompts as prompt.created, which is not a registry event here.
-            if last.get(PROMPT_TAG, "false").lower() != "true":
-                emit(
-                    tx,
-                    RegistryEvent.REGISTERED_MODEL_CREATED,
-                    model_name=name,
-                    now=now,
-                    data={"tags": last, "description": description},
-                )
+            outbox.model_created(tx, name, now, last, description)
             return self._model(tx, name)
 
     def get_registered_model(self, name: str) -> RegisteredModel:
@@ -401,15 +392,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 alias=alias,
                 previous_version=None if previous is None else int(previous),
             )
-            emit(
-                tx,
-                RegistryEvent.MODEL_VERSION_ALIAS_CREATED,
-                model_name=name,
-                now=actor.now,
-                version=version,
-                user=actor.user_id,
-                data={"alias": alias},
-            )
+            outbox.alias_changed(tx, name, version, alias, actor, created=True)
 
     def delete_alias(self, name: str, alias: str, actor: Actor) -> None:
         with self.db.write() as tx:
@@ -425,15 +408,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 (key, alias),
             )
             self._event(tx, key, int(previous), HistoryAction.ALIAS_DELETED, actor, alias=alias)
-            emit(
-                tx,
-                RegistryEvent.MODEL_VERSION_ALIAS_DELETED,
-                model_name=name,
-                now=actor.now,
-                version=int(previous),
-                user=actor.user_id,
-                data={"alias": alias},
-            )
+            outbox.alias_changed(tx, name, int(previous), alias, actor, created=False)
 
     def get_version_by_alias(self, name: str, alias: str) -> ModelVersion | None:
         with self.db.read() as tx:
@@ -485,20 +460,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 [(key, version, k, v) for k, v in last.items()],
             )
             self._event(tx, key, version, HistoryAction.CREATED, actor, to_stage=Stage.NONE)
-            emit(
-                tx,
-                RegistryEvent.MODEL_VERSION_CREATED,
-                model_name=new.name,
-                now=actor.now,
-                version=version,
-                user=actor.user_id,
-                data={
-                    "source": new.source,
-                    "run_id": new.run_id,
-                    "tags": last,
-                    "description": new.description,
-                },
-            )
+            outbox.version_created(tx, new, version, actor, last)
             return self._version(tx, key, new.name, version)
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
@@ -592,7 +554,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                         from_stage=stage,
                         to_stage=Stage.ARCHIVED,
                     )
-                    self._emit_transition(
+                    outbox.transitioned(
                         tx, name, other, stage, Stage.ARCHIVED, actor, HistoryCause.DISPLACED
                     )
         holder_mark = stage if exclusive and stage in Stage.EXCLUSIVE else None
@@ -615,33 +577,8 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
             from_stage=current,
             to_stage=stage,
         )
-        self._emit_transition(tx, name, version, current, stage, actor, cause)
+        outbox.transitioned(tx, name, version, current, stage, actor, cause)
         return self._version(tx, key, name, version)
-
-    @staticmethod
-    def _emit_transition(
-        tx: Tx,
-        name: str,
-        version: int,
-        from_stage: str,
-        to_stage: str,
-        actor: Actor,
-        cause: str,
-    ) -> None:
-        emit(
-            tx,
-            RegistryEvent.MODEL_VERSION_TRANSITIONED,
-            model_name=name,
-            now=actor.now,
-            version=version,
-            user=actor.user_id,
-            data={
-                "from_stage": from_stage,
-                "to_stage": to_stage,
-                "cause": cause,
-                "comment": actor.comment if cause != HistoryCause.DISPLACED else None,
-            },
-        )
 
     def transition_stage(
         self,
@@ -805,14 +742,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 "ON CONFLICT (model_key, version, key) DO UPDATE SET value = excluded.value",
                 (key, version, tag.key, tag.value),
             )
-            emit(
-                tx,
-                RegistryEvent.MODEL_VERSION_TAG_SET,
-                model_name=name,
-                now=now,
-                version=version,
-                data={"key": tag.key, "value": tag.value},
-            )
+            outbox.version_tag_set(tx, name, version, tag.key, tag.value, now)
 
     def delete_model_version_tag(self, name: str, version: int, key: str, now: int) -> None:
         with self.db.write() as tx:
@@ -829,14 +759,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 "DELETE FROM model_version_tags WHERE model_key = ? AND version = ? AND key = ?",
                 (model_key, version, key),
             )
-            emit(
-                tx,
-                RegistryEvent.MODEL_VERSION_TAG_DELETED,
-                model_name=name,
-                now=now,
-                version=version,
-                data={"key": key},
-            )
+            outbox.version_tag_deleted(tx, name, version, key, now)
 
     # -- promotion history ----------------------------------------------------
     def list_history(
