@@ -1,5 +1,5 @@
-"""The light client's webhook calls and `modelyard webhooks ...` against a live
-server and a real receiver."""
+"""The light client's webhook calls, `modelyard webhooks ...` and the webhook
+pages, against a live server and a real receiver."""
 
 from __future__ import annotations
 
@@ -106,3 +106,39 @@ def test_cli_create_list_deliveries_disable_delete(
     assert code == 0
     code, _, err = cli("webhooks", "deliveries", webhook_id, "--tracking-uri", url)
     assert code == 1 and "not found" in err
+
+
+def test_ui_lists_webhooks_shows_the_log_and_redelivers(
+    hook_server: ServerProcess, receiver: Receiver
+) -> None:
+    import httpx
+
+    name = f"ui-{uuid.uuid4().hex[:8]}"
+    with Client(hook_server.url) as c:
+        hook = c.create_registry_webhook(["REGISTERED_MODEL_CREATED"], receiver.url)
+        c.create_registered_model(name)
+        receiver.wait_for(lambda r: r.json()["model_name"] == name)
+        assert _settled(c, hook.webhook_id, 1) == ["delivered"]
+        [d] = c.list_webhook_deliveries(hook.webhook_id).items
+    with httpx.Client(base_url=hook_server.url, timeout=30) as web:
+        listing = web.get("/webhooks")
+        assert listing.status_code == 200 and f"/webhooks/{hook.webhook_id}" in listing.text
+        page = web.get(f"/webhooks/{hook.webhook_id}")
+        assert page.status_code == 200
+        assert d.delivery_id in page.text and "DELIVERED" in page.text and "HTTP 200" in page.text
+        posted = web.post(
+            f"/webhooks/{hook.webhook_id}/deliveries/{d.delivery_id}/redeliver",
+            headers={"Origin": hook_server.url},
+        )
+        assert posted.status_code == 303
+        assert "Delivery queued again" in web.get(posted.headers["location"]).text
+        # Same-origin rule: a cross-site form cannot trigger a redelivery.
+        refused = web.post(
+            f"/webhooks/{hook.webhook_id}/deliveries/{d.delivery_id}/redeliver",
+            headers={"Origin": "https://evil.example"},
+        )
+        assert refused.status_code == 403
+    again = receiver.wait_for(lambda r: r.json()["model_name"] == name, count=2)
+    assert {r.headers["X-Modelyard-Delivery-Id"] for r in again} == {d.delivery_id}
+    with Client(hook_server.url) as c:
+        c.delete_registry_webhook(hook.webhook_id)

@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from modelyard.ui import experiments, models, runs
+from modelyard.ui import experiments, models, runs, webhooks
 from modelyard.ui.web import view
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -47,5 +47,12 @@ RAW_ROUTES: list[BaseRoute] = [
     Route(f"{_VERSION}/description", view(models.description_apply), methods=["POST"]),
     Route(f"{_VERSION}/tags", view(models.tag_apply), methods=["POST"]),
     Route(f"{_VERSION}/download", models.download_version, methods=["GET"]),
+    Route("/webhooks", view(webhooks.webhooks_list), methods=["GET"]),
+    Route("/webhooks/{webhook_id}", view(webhooks.webhook_page), methods=["GET"]),
+    Route(
+        "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+        view(webhooks.redeliver),
+        methods=["POST"],
+    ),
     Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
 ]
