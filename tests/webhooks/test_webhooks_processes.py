@@ -188,3 +188,48 @@ def test_private_targets_are_refused_by_default(tmp_path: Path) -> None:
             json={"events": ["MODEL_VERSION_CREATED"], "http_url_spec": {"url": "ftp://x.org/"}},
         )
         assert resp.status_code == 400 and "scheme" in resp.json()["message"]
+        bad = [
+            ("POST", "webhooks", {"url": "https://8.8.8.8/", "events": []}, "name"),
+            (
+                "POST",
+                "webhooks",
+                {"name": "x", "url": "https://8.8.8.8/", "events": []},
+                "events cannot be empty",
+            ),
+            (
+                "POST",
+                "webhooks",
+                {
+                    "name": "x",
+                    "url": "https://8.8.8.8/",
+                    "events": [{"entity": "MODEL_VERSION", "action": "EXPLODED"}],
+                },
+                "model_version.exploded",
+            ),
+            (
+                "POST",
+                "registry-webhooks/create",
+                {
+                    "model_name": "m",
+                    "events": ["REGISTERED_MODEL_CREATED"],
+                    "http_url_spec": {"url": "https://8.8.8.8/"},
+                },
+                "registry-wide",
+            ),
+            (
+                "POST",
+                "registry-webhooks/create",
+                {"events": ["MODEL_VERSION_CREATED"], "job_spec": {"job_id": "1"}},
+                "job_spec",
+            ),
+        ]
+        for method, path, body, words in bad:
+            resp = httpx.request(method, f"{server.url}{API}/{path}", json=body)
+            assert resp.status_code == 400, resp.text
+            assert resp.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+            assert words in resp.json()["message"], resp.json()["message"]
+        missing = httpx.get(f"{server.url}{API}/webhooks/no-such-id")
+        assert missing.status_code == 404
+        assert missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+        gone = httpx.delete(f"{server.url}{API}/registry-webhooks/delete", params={"id": "nope"})
+        assert gone.status_code == 404
