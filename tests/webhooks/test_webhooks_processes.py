@@ -169,6 +169,52 @@ def test_two_processes_on_one_postgresql_deliver_each_event_once(
         assert names == sorted(f"pair-{i}" for i in range(events))
 
 
+def test_secret_key_rotation_across_restarts(receiver: Receiver, tmp_path: Path) -> None:
+    """Stored with key A; restarted with 'B,A' (re-encrypts); then B alone still signs;
+    with no key at all the server refuses to start and says why."""
+    uri = f"sqlite:///{tmp_path / 'keys.db'}"
+    base = list(FLAGS)
+    key_at = base.index("--secret-key") + 1
+
+    def flags(key: str | None) -> list[str]:
+        if key is None:
+            return base[: key_at - 1] + base[key_at + 1 :]
+        return [*base[:key_at], key, *base[key_at + 1 :]]
+
+    with modelyard_server(tmp_path / "a", uri, extra_args=flags("key-a")) as first:
+        hook = _post(
+            first,
+            "webhooks",
+            {
+                "name": "rotated",
+                "url": receiver.url,
+                "secret": "receiver-secret",
+                "events": [{"entity": "REGISTERED_MODEL", "action": "CREATED"}],
+            },
+        )
+        assert "secret" not in hook["webhook"]
+    with modelyard_server(tmp_path / "b", uri, extra_args=flags("key-b,key-a")):
+        pass
+    with (
+        pytest.raises(RuntimeError, match="no key"),
+        modelyard_server(tmp_path / "c", uri, extra_args=flags(None)),
+    ):
+        pass
+    with modelyard_server(tmp_path / "d", uri, extra_args=flags("key-b")) as last:
+        _post(last, "registered-models/create", {"name": "after-rotation"})
+        [got] = receiver.wait_for(lambda r: r.json()["data"]["name"] == "after-rotation")
+    import base64
+    import hashlib
+    import hmac
+
+    signed = (
+        f"{got.headers['X-MLflow-Delivery-Id']}.{got.headers['X-MLflow-Timestamp']}.".encode()
+        + got.body
+    )
+    digest = hmac.new(b"receiver-secret", signed, hashlib.sha256).digest()
+    assert got.headers["X-MLflow-Signature"] == "v1," + base64.b64encode(digest).decode()
+
+
 def test_private_targets_are_refused_by_default(tmp_path: Path) -> None:
     with modelyard_server(tmp_path / "strict", extra_args=["--webhook-allow-http"]) as server:
         for url in ("http://127.0.0.1:8080/hook", "http://localhost/x", "http://169.254.169.254/"):
