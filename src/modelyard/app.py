@@ -21,8 +21,10 @@ from starlette.routing import BaseRoute, Route
 
 from modelyard.errors import ModelyardError
 from modelyard.http import door as door_mod
+from modelyard.http.access_log import AccessLog
 from modelyard.http.endpoint import RouteSpec, api
 from modelyard.http.errors import handle_exception
+from modelyard.http.limits import BodyTimeout
 from modelyard.http.routing import StaticFirstRouter
 from modelyard.settings import Settings
 from modelyard.store.sql import migrations
@@ -125,6 +127,8 @@ def all_routes() -> list[BaseRoute]:
         "model_versions",
         "logged_models",
         "history",
+        "auth_api",  # MLflow's basic-auth API, tokens (answers 404 with auth off)
+        "openapi",
         "webhooks",
         "registry_webhooks",
         "modelyard.ui.routes",  # the web UI: its own package, named in full
@@ -182,12 +186,30 @@ def create_app(
     # Same routes and lifespan, found by dictionary for static paths.
     app.router = StaticFirstRouter(all_routes(), lifespan=lifespan)
     app.state.services = services
-    # The door wraps everything, so no route can be reached around it.
-    return door_mod.Door(app, identify=identify, policy=policy)
+    # The door wraps everything, so no route can be reached around it; the
+    # access log wraps the door, so refused requests are logged too.
+    inner = BodyTimeout(app, settings.request_body_timeout)
+    if settings.auth_enabled:  # http/auth_setup.py: users, permissions, a guard per route
+        from modelyard.http.auth_guard import RealmOn401
+        from modelyard.http.auth_setup import enable_auth
+
+        return AccessLog(
+            RealmOn401(door_mod.Door(inner, identify=enable_auth(app, services), policy=policy))
+        )
+    return AccessLog(door_mod.Door(inner, identify, policy))
+
+
+def configure_logging(level: str) -> None:
+    """Log lines to stderr at `level`; each worker process calls it too."""
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 def app_from_env() -> Any:
     """uvicorn factory used with --workers: settings travel in MODELYARD_* vars."""
     from modelyard.settings import settings_from
 
-    return create_app(settings_from())
+    settings = settings_from()
+    configure_logging(settings.log_level)  # a no-op where the CLI already did it
+    return create_app(settings)

@@ -98,6 +98,23 @@ class InternalError(ModelyardError):
     code = "INTERNAL_ERROR"
 
 
+class RequestTooLarge(InvalidParameterValue):
+    """A request body over the server's limit: HTTP 413, with MLflow's code for bad input
+    (MLflow has no code of its own for it), so clients do not retry it."""
+
+    @property
+    def http_status(self) -> int:
+        return 413
+
+
+class RequestTimeout(BadRequest):
+    """The client stopped sending its request body: HTTP 408."""
+
+    @property
+    def http_status(self) -> int:
+        return 408
+
+
 _BY_CODE: dict[str, type[ModelyardError]] = {
     cls.code: cls
     for cls in (

@@ -106,6 +106,46 @@ SETTINGS_SPEC: tuple[Setting, ...] = (
         "client asks with archive_existing_versions).",
         choices=("exclusive", "mlflow"),
     ),
+    # -- authentication (README "Authentication") --
+    Setting(
+        "auth",
+        "--auth",
+        False,
+        "Require users to sign in (HTTP Basic, Bearer access tokens, the UI's login page) "
+        "and enforce permissions. The first admin comes from MODELYARD_ADMIN_USERNAME / "
+        "MODELYARD_ADMIN_PASSWORD (or MLflow's MLFLOW_AUTH_ADMIN_USERNAME / _PASSWORD).",
+        bool,
+    ),
+    Setting(
+        "app_name",
+        "--app-name",
+        None,
+        "MLflow's spelling: --app-name basic-auth turns authentication on like --auth.",
+        choices=("basic-auth",),
+    ),
+    Setting(
+        "auth_default_permission",
+        "--auth-default-permission",
+        "READ",
+        "With auth on: what a signed-in user may do on experiments and models nobody "
+        "granted them anything on.",
+        choices=("READ", "EDIT", "MANAGE", "NO_PERMISSIONS"),
+    ),
+    Setting(
+        "auth_protected_aliases",
+        "--auth-protected-aliases",
+        "champion,production",
+        "With auth on: model aliases (comma-separated) that only users with the Production "
+        "right may set or delete; a model may override the list.",
+    ),
+    Setting(
+        "request_body_timeout",
+        "--request-body-timeout",
+        60.0,
+        "Seconds a request may go without sending any of its body before it is answered "
+        "408 (a stalled upload is removed); 0 waits for ever.",
+        float,
+    ),
     # -- webhooks (README "Webhooks") --
     Setting(
         "secret_key",
@@ -183,6 +223,16 @@ class Settings:
     workers: int = 1
     log_level: str = "info"
     stage_policy: str = "exclusive"
+    auth: bool = False
+    app_name: str | None = None
+    auth_default_permission: str = "READ"
+    auth_protected_aliases: str = "champion,production"
+
+    @property
+    def auth_enabled(self) -> bool:
+        return self.auth or self.app_name == "basic-auth"
+
+    request_body_timeout: float = 60.0
     secret_key: str | None = None
     webhook_allow_http: bool = False
     webhook_allow_private: bool = False
@@ -236,6 +286,13 @@ def _coerce(spec: Setting, raw: str) -> Any:
             raise ValueError(
                 f"MODELYARD_{spec.name.upper()} must be an integer, got {raw!r}"
             ) from None
+    if spec.kind is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(
+                f"MODELYARD_{spec.name.upper()} must be a number, got {raw!r}"
+            ) from None
     return raw
 
 
@@ -276,6 +333,13 @@ def validate(settings: Settings) -> None:
     if settings.s3_checksums not in (None, "when_required", "when_supported"):
         raise ValueError(
             f"--s3-checksums must be when_required or when_supported, got {settings.s3_checksums!r}"
+        )
+    if settings.app_name not in (None, "basic-auth"):
+        raise ValueError(f"--app-name must be basic-auth, got {settings.app_name!r}")
+    if settings.auth_default_permission not in ("READ", "EDIT", "MANAGE", "NO_PERMISSIONS"):
+        raise ValueError(
+            "--auth-default-permission must be READ, EDIT, MANAGE or NO_PERMISSIONS, "
+            f"got {settings.auth_default_permission!r}"
         )
     for name in ("webhook_timeout", "webhook_retry_base_ms", "webhook_poll_ms"):
         if getattr(settings, name) < 1:

@@ -28,6 +28,7 @@ from conftest import launch_chromium  # noqa: E402
 from servers import modelyard_server  # noqa: E402
 
 T0 = 1_717_200_000_000  # 2024-06-01
+FULL_PAGE = {"run.png", "version.png"}
 
 
 def png(width: int, height: int, pixel: Any) -> bytes:
@@ -164,7 +165,12 @@ def main(argv: list[str] | None = None) -> int:
                 (
                     "run.png",
                     f"/runs/{ids['run']}?artifact=plots/confusion_matrix.png",
-                    ".chart[data-ready]",
+                    ".chart",
+                ),
+                (
+                    "charts.png",
+                    f"/experiments/{ids['experiment']}/charts?smooth=0.6",
+                    ".panel-chart",
                 ),
                 ("models.png", "/models", None),
                 ("model.png", "/models/mnist_test", None),
@@ -172,11 +178,11 @@ def main(argv: list[str] | None = None) -> int:
             for name, path, ready in shots:
                 page.goto(path)
                 if ready:
-                    for chart in page.locator(".chart").all():
+                    for chart in page.locator(ready.split("[")[0]).all():
                         chart.scroll_into_view_if_needed()
                         chart.and_(page.locator("[data-ready]")).wait_for()
                     page.evaluate("window.scrollTo(0, 0)")
-                page.screenshot(path=str(args.out / name), full_page=name == "run.png")
+                page.screenshot(path=str(args.out / name), full_page=name in FULL_PAGE)
                 print(args.out / name)
             browser.close()
     return 0

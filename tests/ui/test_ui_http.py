@@ -165,7 +165,9 @@ def test_stage_confirmation_follows_the_stage_policy(tmp_path: Path, policy: str
         assert 'name="archive_existing"' in page.text
 
     done = client.post("/models/m/versions/2/stage", data={"to": "Production"}, headers={**HTML})
-    assert done.status_code == 303 and done.headers["location"].endswith("?done=stage")
+    # The notice names the version the move archived (none under MLflow's policy).
+    expected = "?done=stage&archived=1" if policy == "exclusive" else "?done=stage"
+    assert done.status_code == 303 and done.headers["location"].endswith(expected)
     first = services.registry.get_model_version("m", 1).current_stage
     assert first == ("Archived" if policy == "exclusive" else "Production")
     services.db.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,7 +37,8 @@ ANONYMOUS = Identity(None)
 
 
 class Identifier(Protocol):
-    def __call__(self, scope: Scope) -> Identity: ...
+    def __call__(self, scope: Scope) -> Identity | Awaitable[Identity]:
+        """The caller; an awaitable when verifying needs the thread pool."""
 
 
 class Policy(Protocol):
@@ -79,7 +81,8 @@ class Door:
             await self.app(scope, receive, send)
             return
         try:
-            identity = self.identify(scope)
+            found = self.identify(scope)
+            identity = found if isinstance(found, Identity) else await found
             self.policy.check(identity, scope["method"], scope["path"])
         except Exception as exc:
             await render_error(exc)(scope, receive, send)

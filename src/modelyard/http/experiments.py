@@ -18,6 +18,7 @@ def create(ctx: Ctx, args: Args) -> dict[str, Any]:
     exp_id = ctx.services.tracking.create_experiment(
         args.str("name"), args.opt_str("artifact_location"), _tags(args)
     )
+    ctx.services.access.record_creator(ctx.identity.user, "experiment", exp_id)
     return {"experiment_id": exp_id}
 
 

@@ -70,6 +70,7 @@ def event_json(e: HistoryEvent) -> Json:
 
 
 def history(ctx: Ctx, args: Args) -> Json:
+    """A registered model's promotion history (or one version's), newest first."""
     page = ctx.services.registry.history(
         args.str("name"),
         args.opt_str("version"),
@@ -80,6 +81,7 @@ def history(ctx: Ctx, args: Args) -> Json:
 
 
 def stage_holder(ctx: Ctx, args: Args) -> Json:
+    """Which version held a stage at a given time (default: now), and since when."""
     registry = ctx.services.registry
     holder = registry.stage_holder(args.str("name"), args.str("stage"), args.opt_int("at"))
     out: Json = {"name": holder.name, "stage": holder.stage, "at": holder.at}
@@ -95,6 +97,7 @@ def stage_holder(ctx: Ctx, args: Args) -> Json:
 
 
 def rollback(ctx: Ctx, args: Args) -> Json:
+    """Give a stage back to its previous holder; the current holder is archived."""
     mv = ctx.services.registry.rollback(
         args.str("name"),
         args.str("stage"),

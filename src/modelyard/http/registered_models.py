@@ -36,6 +36,7 @@ def create(ctx: Ctx, args: Args) -> Json:
     rm = ctx.services.registry.create_registered_model(
         args.str("name"), registry_tags(args), args.opt_str("description")
     )
+    ctx.services.access.record_creator(ctx.identity.user, "registered_model", rm.name)
     return {"registered_model": registered_model_json(rm)}
 
 

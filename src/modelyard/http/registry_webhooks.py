@@ -10,6 +10,7 @@ from typing import Any
 
 from modelyard.errors import InvalidParameterValue
 from modelyard.http.args import Args
+from modelyard.http.auth_rules import USER, Rule
 from modelyard.http.endpoint import Ctx, RouteSpec
 from modelyard.http.serialize import page_json
 from modelyard.service.webhooks import Changes
@@ -129,3 +130,6 @@ ROUTES: list[RouteSpec] = [
     ("DELETE", "registry-webhooks/delete", delete),
     ("POST", "registry-webhooks/test", test),
 ]
+
+# As for MLflow's webhook routes: the service checks admin / MANAGE per webhook.
+PERMISSIONS: dict[tuple[str, str], Rule] = {(method, path): USER for method, path, _ in ROUTES}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelyard.http.args import Args
+from modelyard.http.auth_rules import USER, Rule
 from modelyard.http.endpoint import Ctx, RouteSpec
 from modelyard.http.serialize import page_json
 from modelyard.service.webhooks import Changes, mlflow_event_name
@@ -179,3 +180,8 @@ ROUTES: list[RouteSpec] = [
     ("GET", "webhooks/{webhook_id}/deliveries", deliveries),
     ("POST", "webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", redeliver),
 ]
+
+# Signed-in callers reach the handlers; the service then decides per webhook
+# (admins; MANAGE on the model for a model's own webhook), since which model a
+# webhook belongs to is only known once it is read.
+PERMISSIONS: dict[tuple[str, str], Rule] = {(method, path): USER for method, path, _ in ROUTES}

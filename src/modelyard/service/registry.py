@@ -21,6 +21,7 @@ object the HTTP layer, the UI and the CLI talk to.
 from __future__ import annotations
 
 import json
+import posixpath
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -46,6 +47,7 @@ from modelyard.registry_entities import (
 )
 from modelyard.service import search_filter as sf
 from modelyard.service import validation as v
+from modelyard.service.access import Access, OpenAccess, require_stage_move
 from modelyard.service.artifacts import ArtifactLocation, ArtifactService, Download
 from modelyard.service.logged_models import (  # noqa: F401  (re-exported)
     RUN_FOLDER_PREFIX,
@@ -63,7 +65,7 @@ from modelyard.service.registry_validation import (  # noqa: F401  (re-exported)
     validate_model_name,
     validate_registry_tag,
 )
-from modelyard.store.artifacts import clean_artifact_path
+from modelyard.store.artifacts import FileInfo, clean_artifact_path
 from modelyard.store.registry import Actor, NewModelVersion, RegistryStore
 from modelyard.store.sql.db import UniqueViolation
 
@@ -137,6 +139,9 @@ class RegistryService(SourceRules, LoggedModelRules):
         self.stage_policy = stage_policy
         self.clock = clock
         self.new_id = new_id
+        # Who may move stages and protected aliases (service/access.py); the real
+        # policy is set by create_app when authentication is on.
+        self.access: Access = OpenAccess()
 
     def _actor(self, user: str | None, comment: str | None = None) -> Actor:
         return Actor(now=self.clock(), user_id=user, comment=comment)
@@ -233,17 +238,16 @@ class RegistryService(SourceRules, LoggedModelRules):
         user: str | None = None,
         comment: str | None = None,
     ) -> None:
-        self.store.set_alias(
-            validate_model_name(name),
-            validate_alias(alias, setting=True),
-            parse_version(version),
-            self._actor(user, comment),
-        )
+        name = validate_model_name(name)
+        alias = validate_alias(alias, setting=True)
+        self.access.require_alias_change(user, name, alias)
+        self.store.set_alias(name, alias, parse_version(version), self._actor(user, comment))
 
     def delete_alias(self, name: str | None, alias: str | None, user: str | None = None) -> None:
-        self.store.delete_alias(
-            validate_model_name(name), validate_alias(alias, setting=False), self._actor(user)
-        )
+        name = validate_model_name(name)
+        alias = validate_alias(alias, setting=False)
+        self.access.require_alias_change(user, name, alias)
+        self.store.delete_alias(name, alias, self._actor(user))
 
     def get_version_by_alias(self, name: str | None, alias: str | None) -> ModelVersion:
         name = validate_model_name(name)
@@ -364,6 +368,9 @@ class RegistryService(SourceRules, LoggedModelRules):
                 f"{list(Stage.EXCLUSIVE)}"
             )
         archive = active if self.exclusive else archive_existing_versions
+        if self.access.enabled:
+            current = self.store.get_model_version(name, number).current_stage
+            require_stage_move(self.access, user, name, current, target)
         return self.store.transition_stage(
             name,
             number,
@@ -449,6 +456,24 @@ class RegistryService(SourceRules, LoggedModelRules):
         where = self._locate(self.get_download_uri(name, version))
         return Download(where.store.stat(where.at(rel), read_below=read_below), where.store)
 
+    def files_under(self, uri: str, path: str | None) -> list[FileInfo]:
+        """The files directly under `path` of the artifact location `uri`, with
+        paths relative to that location (the file browsers of the UI and API)."""
+        rel = clean_artifact_path(path)
+        where = self._locate(uri)
+        prefix = f"{rel}/" if rel else ""
+        return [
+            FileInfo(prefix + posixpath.basename(info.path), info.is_dir, info.file_size)
+            for info in where.store.list(where.at(rel))
+        ]
+
+    def model_version_artifacts(
+        self, name: str | None, version: str | int | None, path: str | None
+    ) -> list[FileInfo]:
+        """The files of a version's download location under `path` (relative
+        to that location), for the UI's file browser on a version page."""
+        return self.files_under(self.get_download_uri(name, version), path)
+
     # -- promotion history ----------------------------------------------------
     def history(
         self,
@@ -486,6 +511,8 @@ class RegistryService(SourceRules, LoggedModelRules):
             raise InvalidParameterValue(
                 f"Only {' and '.join(Stage.EXCLUSIVE)} can be rolled back, not '{target}'."
             )
+        if self.access.enabled:
+            require_stage_move(self.access, user, validate_model_name(name), target, target)
         return self.store.rollback_stage(
             validate_model_name(name),
             target,

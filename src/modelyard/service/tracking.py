@@ -8,6 +8,7 @@ come from injected callables, so tests never sleep or guess.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,10 @@ from modelyard.entities import (
     ViewType,
 )
 from modelyard.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
+from modelyard.points_entities import MetricRow, PointsPage, RunPoints
 from modelyard.service import search_filter as sf
 from modelyard.service import validation as v
+from modelyard.service.metric_history import decode_history_token, encode_history_token
 from modelyard.service.names import random_run_name
 from modelyard.store.sql.db import UniqueViolation
 from modelyard.store.tracking import TrackingStore
@@ -268,8 +271,33 @@ class TrackingService:
         single: bool = False,
     ) -> None:
         """Validate everything first, then write all of it in one transaction."""
-        v.validate_batch_limits(len(metrics), len(params), len(tags))
-        v.validate_metrics(metrics, single)
+        self.log_batch_rows(
+            run_id,
+            [(m.key, m.value, m.timestamp, m.step) for m in metrics],
+            params,
+            tags,
+            single=single,
+            model_metrics=[m for m in metrics if m.model_id or m.dataset_name],
+        )
+
+    def log_batch_rows(
+        self,
+        run_id: str,
+        rows: Sequence[MetricRow] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[Tag] = (),
+        *,
+        single: bool = False,
+        model_metrics: Sequence[Metric] = (),
+    ) -> None:
+        """log-batch's hot path: metrics as (key, value, timestamp, step) rows.
+
+        `model_metrics` are the metrics of the batch that name a logged model or
+        a dataset (also among `rows`); they are handed to `_record_model_metrics`
+        after the run's write, the one place that records them against the model.
+        """
+        v.validate_batch_limits(len(rows), len(params), len(tags))
+        v.validate_metric_rows(rows, single)
         for i, p in enumerate(params):
             v.validate_param(p.key, p.value, "" if single else f"params[{i}]")
         for i, t in enumerate(tags):
@@ -277,7 +305,16 @@ class TrackingService:
         v.validate_unique_param_keys([p.key for p in params])
         # The store checks that the run exists and is active inside its write
         # transaction: one round trip fewer, and no delete can slip in between.
-        self.store.log_batch(run_id, metrics, params, _dedupe_tags(tags))
+        self.store.log_batch_rows(run_id, rows, params, _dedupe_tags(tags))
+        if model_metrics:
+            self._record_model_metrics(run_id, model_metrics)
+
+    def _record_model_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
+        """Hook: metrics that carry `model_id` belong to that logged model too.
+
+        The run's copy is written by `log_batch_rows`; recording the model's copy
+        (a logged-model metrics store call) goes here, outside the ingest path.
+        Nothing is recorded yet."""
 
     def log_metric(self, run_id: str, metric: Metric) -> None:
         self.log_batch(run_id, metrics=[metric], single=True)
@@ -416,15 +453,41 @@ class TrackingService:
     def get_metric_history(
         self, run_id: str, key: str, max_results: int | None = None, page_token: str | None = None
     ) -> Page[Metric]:
+        page, token = self.get_metric_points(run_id, key, max_results, page_token)
+        return Page(
+            [
+                Metric(key, math.nan if nan else value, ts, step)
+                for value, ts, step, nan in page.rows
+            ],
+            token,
+        )
+
+    def get_metric_points(
+        self, run_id: str, key: str, max_results: int | None = None, page_token: str | None = None
+    ) -> tuple[PointsPage, str | None]:
+        """One page of a metric's history as plain rows, and the next page's token."""
         if max_results is not None and max_results <= 0:
             raise InvalidParameterValue(
                 f"Invalid value {max_results} for parameter 'max_results' supplied. "
                 "It must be a positive integer."
             )
+        cursor = decode_history_token(page_token)
         self.store.get_run_info(run_id)
-        return self.store.get_metric_history(
-            run_id, key, max_results, sf.decode_page_token(page_token)
-        )
+        page = self.store.get_metric_points(run_id, key, max_results, cursor)
+        return page, None if page.next is None else encode_history_token(page.next)
+
+    def metric_points_for_runs(
+        self, run_ids: Sequence[str], key: str
+    ) -> dict[str, list[tuple[int, int, float]]]:
+        """Every non-NaN (step, timestamp, value) of `key` per run, for charts
+        overlaying many runs (the UI downsamples them). Runs are not checked
+        one by one: callers pass ids a search just returned."""
+        if not key:
+            raise InvalidParameterValue("Missing value for required parameter 'key'.")
+        return self.store.metric_points_for_runs(run_ids, key)
+
+    def latest_metric_keys(self, run_ids: Sequence[str]) -> list[str]:
+        return self.store.latest_metric_keys(run_ids)
 
     def get_metric_history_bulk_interval(
         self,
@@ -433,7 +496,7 @@ class TrackingService:
         start_step: int | None = None,
         end_step: int | None = None,
         max_results: int | None = None,
-    ) -> list[Metric]:
+    ) -> list[RunPoints]:
         if not run_ids:
             raise InvalidParameterValue("Missing value for required parameter 'run_ids'.")
         if len(run_ids) > v.MAX_RUNS_GET_METRIC_HISTORY_BULK:
@@ -457,7 +520,7 @@ class TrackingService:
             )
         for run_id in run_ids:
             self.store.get_run_info(run_id)
-        return self.store.get_metric_history_bulk_interval(run_ids, key, start_step, end_step, n)
+        return self.store.sample_metric_points(run_ids, key, start_step, end_step, n)
 
 
 def _dedupe_tags(tags: Sequence[Tag]) -> list[Tag]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from modelyard.http.auth_rules import USER, Rule
 from modelyard.ui.render import Page, url_quote
 from modelyard.ui.web import UiRequest, redirect
 
@@ -48,3 +49,11 @@ def redeliver(req: UiRequest) -> Response:
     hook_id = req.path_params["webhook_id"]
     req.services.webhooks.redeliver(req.user, hook_id, req.path_params["delivery_id"])
     return redirect(f"/webhooks/{url_quote(hook_id)}?done=redelivered")
+
+
+# The pages list and show only what the caller may manage (the service decides).
+PERMISSIONS: dict[tuple[str, str], Rule] = {
+    ("GET", "/webhooks"): USER,
+    ("GET", "/webhooks/{webhook_id}"): USER,
+    ("POST", "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): USER,
+}

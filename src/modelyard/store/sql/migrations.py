@@ -211,6 +211,14 @@ def upgrade(db: Database, migrations: list[Migration] | None = None) -> list[str
 from modelyard.store.sql import schema_registry as _registry  # noqa: E402
 
 MIGRATIONS.append(Migration(_registry.REGISTRY_MIGRATION_NAME, _registry.REGISTRY_STATEMENTS))
+from modelyard.store.sql import schema_auth as _auth  # noqa: E402
+
+MIGRATIONS.append(Migration(_auth.AUTH_MIGRATION_NAME, _auth.AUTH_STATEMENTS))
+
+from modelyard.store.sql import schema_perf as _perf  # noqa: E402
+
+MIGRATIONS.append(Migration(_perf.PERF_MIGRATION_NAME, _perf.PERF_STATEMENTS))
+
 from modelyard.store.sql import schema_webhooks as _webhooks  # noqa: E402
 
 MIGRATIONS.append(Migration(_webhooks.WEBHOOKS_MIGRATION_NAME, _webhooks.WEBHOOKS_STATEMENTS))
