@@ -200,6 +200,35 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{_V}/description"): model(EDIT),
     ("POST", f"{_V}/tags"): model(EDIT),
     ("GET", f"{_V}/download"): model(READ),
+    ("GET", f"{_V}/delete"): model(MANAGE),  # the confirmation page
+    ("POST", f"{_V}/delete"): model(MANAGE),
+    ("GET", "/ui/models/{name}/versions/{version:int}/artifact-tree"): model(READ),
+    ("GET", "/ui/models/{name}/versions/{version:int}/artifact-preview"): model(READ),
+    ("POST", "/models/{name}/description"): model(EDIT),
+    ("POST", "/models/{name}/tags"): model(EDIT),
+    ("POST", "/models/{name}/rename"): model(EDIT),
+    ("GET", "/models/{name}/delete"): model(MANAGE),
+    ("POST", "/models/{name}/delete"): model(MANAGE),
+    ("GET", "/ui/logged-models/{model_id}/artifact-tree"): logged(READ),
+    ("GET", "/ui/logged-models/{model_id}/artifact-preview"): logged(READ),
+    # Managing experiments and runs from the UI: the same levels as the REST calls.
+    ("POST", "/experiments"): USER,
+    ("GET", "/experiments/{experiment_id}/manage"): exp(READ),
+    ("POST", "/experiments/{experiment_id}/rename"): exp(EDIT),
+    ("GET", "/experiments/{experiment_id}/delete"): exp(MANAGE),
+    ("POST", "/experiments/{experiment_id}/delete"): exp(MANAGE),
+    ("POST", "/experiments/{experiment_id}/restore"): exp(MANAGE),
+    ("GET", "/experiments/{experiment_id}/charts"): exp(READ),
+    ("GET", "/ui/experiments/{experiment_id}/chart-panel"): exp(READ),
+    ("POST", "/runs/{run_id}/rename"): run(EDIT, "run_id"),
+    ("GET", "/runs/{run_id}/delete"): run(MANAGE, "run_id"),
+    ("POST", "/runs/{run_id}/delete"): run(MANAGE, "run_id"),
+    ("POST", "/runs/{run_id}/restore"): run(MANAGE, "run_id"),
+    ("POST", "/runs/{run_id}/tags"): run(EDIT, "run_id"),
+    ("POST", "/runs/{run_id}/note"): run(EDIT, "run_id"),
+    # -- the API description (nothing in it is per-user) ---------------------------------
+    ("GET", "/api/openapi.json"): PUBLIC,
+    ("GET", "/api/docs"): PUBLIC,
 }
 
 # Modules whose `PERMISSIONS` dicts join the table (new route modules add themselves).
