@@ -58,6 +58,7 @@ def _id(ctx: Ctx, args: Args) -> str:
 
 
 def create(ctx: Ctx, args: Args) -> Json:
+    """Create a registry webhook (Databricks' API): per model or registry-wide."""
     spec = _spec(args)
     if spec is None:
         raise InvalidParameterValue("Missing value for required parameter 'http_url_spec'.")
@@ -77,6 +78,7 @@ def create(ctx: Ctx, args: Args) -> Json:
 
 
 def list_(ctx: Ctx, args: Args) -> Json:
+    """List registry webhooks, optionally of one model or listening to given events."""
     page = ctx.services.webhooks.list(
         ctx.identity.user,
         Flavor.DATABRICKS,
@@ -89,6 +91,7 @@ def list_(ctx: Ctx, args: Args) -> Json:
 
 
 def update(ctx: Ctx, args: Args) -> Json:
+    """Change a registry webhook's events, status, description or http_url_spec."""
     spec = _spec(args)
     changes = Changes(
         description=args.opt_str("description"),
@@ -108,10 +111,12 @@ def update(ctx: Ctx, args: Args) -> Json:
 
 
 def delete(ctx: Ctx, args: Args) -> None:
+    """Delete a registry webhook (its delivery log goes with it)."""
     ctx.services.webhooks.delete(ctx.identity.user, _id(ctx, args), Flavor.DATABRICKS)
 
 
 def test(ctx: Ctx, args: Args) -> Json:
+    """Send an example event to a registry webhook now and return the answer."""
     result = ctx.services.webhooks.test(
         ctx.identity.user, _id(ctx, args), Flavor.DATABRICKS, args.opt_str("event") or None
     )

@@ -156,6 +156,8 @@ def delivery_json(d: Delivery) -> Json:
 
 
 def deliveries(ctx: Ctx, args: Args) -> Json:
+    """A webhook's delivery log, newest first: each delivery's event, status and attempts
+    (time, status code, latency, the start of the answer or the error). modelyard only."""
     page = ctx.services.webhooks.deliveries(
         _user(ctx),
         _id(ctx),
@@ -166,6 +168,7 @@ def deliveries(ctx: Ctx, args: Args) -> Json:
 
 
 def redeliver(ctx: Ctx, args: Args) -> Json:
+    """Queue a delivery again under the same delivery id. modelyard only."""
     d = ctx.services.webhooks.redeliver(_user(ctx), _id(ctx), str(ctx.path_params["delivery_id"]))
     return {"delivery": delivery_json(d)}
 
