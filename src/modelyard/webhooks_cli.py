@@ -159,21 +159,33 @@ def add_webhook_commands(sub: SubParsers) -> None:
     )
     g = p.add_subparsers(dest="webhooks_command", required=True, metavar="COMMAND")
 
-    def command(name: str, fn: Command, text: str) -> argparse.ArgumentParser:
+    def command(name: str, fn: Command, text: str, example: str) -> argparse.ArgumentParser:
         q = g.add_parser(
             name,
             help=text,
             description=text,
-            epilog=EXIT_CODES,
+            epilog=f"example:\n  {example}\n\n{EXIT_CODES}",
             formatter_class=fmt,
             parents=[common],
         )
         q.set_defaults(func=lambda args: run_command(fn, args))
         return q
 
-    q = command("list", cmd_list, "List webhooks of both kinds.")
+    q = command(
+        "list",
+        cmd_list,
+        "List webhooks of both kinds.",
+        "modelyard webhooks list --model mnist_test",
+    )
     q.add_argument("--model", help="only this model's (Databricks-style) webhooks")
-    q = command("create", cmd_create, "Create a webhook.")
+    q = command(
+        "create",
+        cmd_create,
+        "Create a webhook.",
+        "HOOK_SECRET=... modelyard webhooks create --url https://ci.example.com/deploy "
+        "--event MODEL_VERSION_TRANSITIONED_TO_PRODUCTION --model mnist_test "
+        "--secret-env HOOK_SECRET",
+    )
     q.add_argument("--url", required=True, help="https URL the server POSTs to")
     q.add_argument(
         "--event",
@@ -192,14 +204,33 @@ def add_webhook_commands(sub: SubParsers) -> None:
         help="environment variable holding the signing secret (kept off the command line)",
     )
     for name, text in (("enable", "Activate a webhook."), ("disable", "Disable a webhook.")):
-        command(name, cmd_status, text).add_argument("id", metavar="ID")
-    command("delete", cmd_delete, "Delete a webhook.").add_argument("id", metavar="ID")
-    q = command("test", cmd_test, "Send an example event now and show the answer.")
+        command(name, cmd_status, text, f"modelyard webhooks {name} ID").add_argument(
+            "id", metavar="ID"
+        )
+    command("delete", cmd_delete, "Delete a webhook.", "modelyard webhooks delete ID").add_argument(
+        "id", metavar="ID"
+    )
+    q = command(
+        "test",
+        cmd_test,
+        "Send an example event now and show the answer.",
+        "modelyard webhooks test ID --event MODEL_VERSION_TRANSITIONED_TO_PRODUCTION",
+    )
     q.add_argument("id", metavar="ID")
     q.add_argument("--event", help="which event to pretend (default: the first subscribed)")
-    q = command("deliveries", cmd_deliveries, "Show a webhook's delivery log, newest first.")
+    q = command(
+        "deliveries",
+        cmd_deliveries,
+        "Show a webhook's delivery log, newest first.",
+        "modelyard webhooks deliveries ID --max-results 20",
+    )
     q.add_argument("id", metavar="ID")
     q.add_argument("--max-results", type=int, default=50, metavar="N")
-    q = command("redeliver", cmd_redeliver, "Send a delivery again (same delivery id).")
+    q = command(
+        "redeliver",
+        cmd_redeliver,
+        "Send a delivery again (same delivery id).",
+        "modelyard webhooks redeliver ID DELIVERY_ID",
+    )
     q.add_argument("id", metavar="ID")
     q.add_argument("delivery_id", metavar="DELIVERY_ID")
