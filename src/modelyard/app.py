@@ -58,6 +58,7 @@ class Services:
     # Who may do what (modelyard.service.access.Access); OpenAccess with auth off.
     access: Any = None
     approvals: Any = None  # promotion requests (modelyard.service.transition_requests)
+    webhooks: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -120,6 +121,10 @@ def _wire_optional(services: Services) -> None:
 
         wire_approvals(services)
 
+    from modelyard.service.webhooks import wire as wire_webhooks
+
+    wire_webhooks(services)
+
 
 def all_routes() -> list[BaseRoute]:
     import importlib
@@ -142,6 +147,8 @@ def all_routes() -> list[BaseRoute]:
         "manifests",
         "transition_requests",
         "databricks",
+        "webhooks",
+        "registry_webhooks",
         "modelyard.ui.routes",  # the web UI: its own package, named in full
         "modelyard.ui.auth_pages",  # sign-in, sign-out, the admin page
     ):
@@ -178,9 +185,15 @@ def create_app(
         from modelyard.service.gc import schedule_from_settings
 
         stop_gc = schedule_from_settings(services)  # --gc-interval; off by default
+        # Every server process delivers webhooks from the shared outbox.
+        deliverer = services.extra.get("webhook_deliverer")
+        if deliverer is not None:
+            deliverer.start()
         try:
             yield
         finally:
+            if deliverer is not None:
+                deliverer.stop()
             stop_gc()
             services.db.close()
 

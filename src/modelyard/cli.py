@@ -193,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     from modelyard.ops_cli import add_ops_commands
 
     add_ops_commands(sub)
+    from modelyard.webhooks_cli import add_webhook_commands
+
+    add_webhook_commands(sub)
     return parser
 
 

@@ -178,6 +178,66 @@ SETTINGS_SPEC: tuple[Setting, ...] = (
         "Four-eyes rule: the user who requested a transition may not approve it.",
         bool,
     ),
+    # -- webhooks (README "Webhooks") --
+    Setting(
+        "secret_key",
+        "--secret-key",
+        None,
+        "Passphrase that encrypts webhook secrets at rest (Fernet). Without it the server "
+        "refuses to store a secret. Rotate with 'new,old': the first encrypts, all decrypt, "
+        "and start-up re-encrypts stored secrets under the first.",
+    ),
+    Setting(
+        "webhook_allow_http",
+        "--webhook-allow-http",
+        False,
+        "Allow plain http:// webhook URLs (default: https only).",
+        bool,
+    ),
+    Setting(
+        "webhook_allow_private",
+        "--webhook-allow-private",
+        False,
+        "Allow webhook targets on loopback, private or link-local addresses (checked against "
+        "the address actually connected at each delivery).",
+        bool,
+    ),
+    Setting(
+        "webhook_timeout",
+        "--webhook-timeout",
+        10,
+        "Seconds a webhook delivery may take to connect, and to answer.",
+        int,
+    ),
+    Setting(
+        "webhook_retry_base_ms",
+        "--webhook-retry-base-ms",
+        10_000,
+        "First retry delay of a failed delivery in milliseconds; it doubles per attempt "
+        "(at most an hour) with random jitter.",
+        int,
+    ),
+    Setting(
+        "webhook_retry_hours",
+        "--webhook-retry-hours",
+        24,
+        "How long a delivery is retried after its event before it is marked failed.",
+        int,
+    ),
+    Setting(
+        "webhook_poll_ms",
+        "--webhook-poll-ms",
+        1000,
+        "How often each server process looks for due webhook deliveries, in milliseconds.",
+        int,
+    ),
+    Setting(
+        "webhook_log_days",
+        "--webhook-log-days",
+        30,
+        "Days finished webhook deliveries stay in the delivery log before they are pruned.",
+        int,
+    ),
 )
 
 
@@ -215,6 +275,15 @@ class Settings:
         """--require-approval as canonical stage names."""
         named = {part.strip().lower() for part in self.require_approval.split(",")}
         return tuple(s for s in ("Staging", "Production") if s.lower() in named)
+
+    secret_key: str | None = None
+    webhook_allow_http: bool = False
+    webhook_allow_private: bool = False
+    webhook_timeout: int = 10
+    webhook_retry_base_ms: int = 10_000
+    webhook_retry_hours: int = 24
+    webhook_poll_ms: int = 1000
+    webhook_log_days: int = 30
 
     @property
     def store_uri(self) -> str:
@@ -327,6 +396,9 @@ def validate(settings: Settings) -> None:
     ):
         if duration is not None and not _DURATION.match(duration.strip() or "x"):
             raise ValueError(f"{flag} must be a duration such as 6h, 1d or 1d12h, got {duration!r}")
+    for name in ("webhook_timeout", "webhook_retry_base_ms", "webhook_poll_ms"):
+        if getattr(settings, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
     if settings.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
         raise ValueError(f"unknown log level {settings.log_level!r}")
 

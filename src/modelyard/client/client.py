@@ -32,6 +32,7 @@ from modelyard.client.batcher import MetricBatcher
 from modelyard.client.progress import Progress
 from modelyard.client.rest import InvalidArgument, Json, Rest, encode_float
 from modelyard.client.uris import ModelRef, canonical_stage, parse_model_ref, parse_runs_uri
+from modelyard.client.webhooks import WebhookCalls
 from modelyard.client.wire import FileInfo
 from modelyard.entities import Experiment, Metric, Page, Param, Run, RunStatus, Tag, ViewType
 from modelyard.errors import ResourceAlreadyExists, ResourceDoesNotExist
@@ -62,7 +63,7 @@ def _page(answer: Json) -> str | None:
     return answer.get("next_page_token") or None
 
 
-class Client(ApprovalMethods):
+class Client(ApprovalMethods, WebhookCalls):
     """A connection to one tracking server.
 
     `tracking_uri` defaults to `modelyard.get_tracking_uri()` (the

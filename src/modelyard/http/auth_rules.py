@@ -239,6 +239,9 @@ RULE_MODULES = (
     "modelyard.http.transition_requests",  # approvals
     "modelyard.http.databricks",
     "modelyard.ui.approvals",
+    "modelyard.http.webhooks",
+    "modelyard.http.registry_webhooks",
+    "modelyard.ui.webhooks",
 )
 
 

@@ -439,7 +439,10 @@ class RegistryService(SourceRules, LoggedModelRules):
         self, name: str | None, version: str | int | None, key: str | None, value: str | None
     ) -> None:
         self.store.set_model_version_tag(
-            validate_model_name(name), parse_version(version), validate_registry_tag(key, value)
+            validate_model_name(name),
+            parse_version(version),
+            validate_registry_tag(key, value),
+            self.clock(),
         )
 
     def delete_model_version_tag(
@@ -448,7 +451,9 @@ class RegistryService(SourceRules, LoggedModelRules):
         if key is None or key == "":
             raise InvalidParameterValue("Missing value for required parameter 'key'.")
         v.validate_key_name(key, "key", "Tag key")
-        self.store.delete_model_version_tag(validate_model_name(name), parse_version(version), key)
+        self.store.delete_model_version_tag(
+            validate_model_name(name), parse_version(version), key, self.clock()
+        )
 
     # -- files ----------------------------------------------------------------
     def _locate(self, uri: str) -> ArtifactLocation:

@@ -14,7 +14,17 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from modelyard.ui import approvals, charts, experiments, manage, model_manage, models, plots, runs
+from modelyard.ui import (
+    approvals,
+    charts,
+    experiments,
+    manage,
+    model_manage,
+    models,
+    plots,
+    runs,
+    webhooks,
+)
 from modelyard.ui.render import Page
 from modelyard.ui.web import UiRequest, view
 
@@ -94,5 +104,12 @@ RAW_ROUTES: list[BaseRoute] = [
     ),
     Route(f"{_VERSION}/requests", view(approvals.request_apply), methods=["POST"]),
     Route(f"{_VERSION}/comments", view(approvals.comment_apply), methods=["POST"]),
+    Route("/webhooks", view(webhooks.webhooks_list), methods=["GET"]),
+    Route("/webhooks/{webhook_id}", view(webhooks.webhook_page), methods=["GET"]),
+    Route(
+        "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+        view(webhooks.redeliver),
+        methods=["POST"],
+    ),
     Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
 ]

@@ -234,3 +234,7 @@ MIGRATIONS.append(Migration(_integrity.INTEGRITY_MIGRATION_NAME, _integrity.INTE
 from modelyard.store.sql import schema_approvals as _approvals  # noqa: E402
 
 MIGRATIONS.append(Migration(_approvals.APPROVALS_MIGRATION_NAME, _approvals.APPROVALS_STATEMENTS))
+
+from modelyard.store.sql import schema_webhooks as _webhooks  # noqa: E402
+
+MIGRATIONS.append(Migration(_webhooks.WEBHOOKS_MIGRATION_NAME, _webhooks.WEBHOOKS_STATEMENTS))

@@ -39,6 +39,7 @@ from modelyard.registry_entities import (
 )
 from modelyard.search_terms import Comparison, OrderKey, encode_page_token
 from modelyard.store.registry import Actor, NewModelVersion, RegistryStore
+from modelyard.store.sql import registry_outbox as outbox
 from modelyard.store.sql.db import Database, Row, Tx
 from modelyard.store.sql.logged_models import SqlLoggedModels
 from modelyard.store.sql.sql_text import chunks, compare_sql, order_sql, placeholders
@@ -251,6 +252,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 "INSERT INTO registered_model_tags (model_key, key, value) VALUES (?, ?, ?)",
                 [(key, k, v) for k, v in last.items()],
             )
+            outbox.model_created(tx, name, now, last, description)
             return self._model(tx, name)
 
     def get_registered_model(self, name: str) -> RegisteredModel:
@@ -398,6 +400,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 alias=alias,
                 previous_version=None if previous is None else int(previous),
             )
+            outbox.alias_changed(tx, name, version, alias, actor, created=True)
 
     def delete_alias(self, name: str, alias: str, actor: Actor) -> None:
         with self.db.write() as tx:
@@ -413,6 +416,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 (key, alias),
             )
             self._event(tx, key, int(previous), HistoryAction.ALIAS_DELETED, actor, alias=alias)
+            outbox.alias_changed(tx, name, int(previous), alias, actor, created=False)
 
     def get_version_by_alias(self, name: str, alias: str) -> ModelVersion | None:
         with self.db.read() as tx:
@@ -464,6 +468,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 [(key, version, k, v) for k, v in last.items()],
             )
             self._event(tx, key, version, HistoryAction.CREATED, actor, to_stage=Stage.NONE)
+            outbox.version_created(tx, new, version, actor, last)
             return self._version(tx, key, new.name, version)
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
@@ -558,6 +563,9 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                         from_stage=stage,
                         to_stage=Stage.ARCHIVED,
                     )
+                    outbox.transitioned(
+                        tx, name, other, stage, Stage.ARCHIVED, actor, HistoryCause.DISPLACED
+                    )
         holder_mark = stage if exclusive and stage in Stage.EXCLUSIVE else None
         tx.execute(
             "UPDATE model_versions SET current_stage = ?, exclusive_stage = ?, "
@@ -579,6 +587,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
             to_stage=stage,
         )
         _approvals().void_open_requests(tx, key, version, stage, actor)
+        outbox.transitioned(tx, name, version, current, stage, actor, cause)
         return self._version(tx, key, name, version)
 
     def transition_stage(
@@ -726,7 +735,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
             items = self._versions(tx, rows[:max_results])
         return Page(items, encode_page_token(offset + max_results) if more else None)
 
-    def set_model_version_tag(self, name: str, version: int, tag: Tag) -> None:
+    def set_model_version_tag(self, name: str, version: int, tag: Tag, now: int) -> None:
         with self.db.write() as tx:
             key = self._key(tx, name)
             if (
@@ -743,8 +752,9 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 "ON CONFLICT (model_key, version, key) DO UPDATE SET value = excluded.value",
                 (key, version, tag.key, tag.value),
             )
+            outbox.version_tag_set(tx, name, version, tag.key, tag.value, now)
 
-    def delete_model_version_tag(self, name: str, version: int, key: str) -> None:
+    def delete_model_version_tag(self, name: str, version: int, key: str, now: int) -> None:
         with self.db.write() as tx:
             model_key = self._key(tx, name)
             if (
@@ -759,6 +769,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 "DELETE FROM model_version_tags WHERE model_key = ? AND version = ? AND key = ?",
                 (model_key, version, key),
             )
+            outbox.version_tag_deleted(tx, name, version, key, now)
 
     # -- promotion history ----------------------------------------------------
     def list_history(
