@@ -327,6 +327,7 @@ def list_role_users(ctx: Ctx, args: Args) -> Json:
 
 # -- tokens and protected aliases (modelyard) ------------------------------------------
 def create_token(ctx: Ctx, args: Args) -> Json:
+    """Create an access token for the caller (or, for an admin, a named user)."""
     days = args.raw("expires_in_days")
     if days is not None and not isinstance(days, (int, float)):
         raise InvalidParameterValue("expires_in_days must be a number of days.")
@@ -337,6 +338,7 @@ def create_token(ctx: Ctx, args: Args) -> Json:
 
 
 def list_tokens(ctx: Ctx, args: Args) -> Json:
+    """A user's access tokens (names and expiry, never the secrets)."""
     users = _users(ctx)
     username = args.opt_str("username")
     if username is None and not users.permissions.is_admin(ctx.identity.user):
@@ -345,17 +347,20 @@ def list_tokens(ctx: Ctx, args: Args) -> Json:
 
 
 def revoke_token(ctx: Ctx, args: Args) -> Json:
+    """Revoke one of a user's access tokens by name."""
     _users(ctx).revoke_token(args.opt_str("username") or ctx.identity.user, args.opt_str("name"))
     return {}
 
 
 def get_protected_aliases(ctx: Ctx, args: Args) -> Json:
+    """The aliases of a registered model that only its managers may move."""
     name = args.str("name")
     ctx.services.registry.get_registered_model(name)
     return {"name": name, "aliases": list(_users(ctx).permissions.protected_aliases(name))}
 
 
 def set_protected_aliases(ctx: Ctx, args: Args) -> Json:
+    """Set which aliases of a registered model only its managers may move."""
     name = args.str("name")
     aliases = args.raw("aliases")
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
