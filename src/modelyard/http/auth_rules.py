@@ -115,6 +115,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "runs/search"): Rule(READ, "experiment", "experiment_ids", many=True),
     ("GET", "metrics/get-history"): run(READ),
     ("GET", "metrics/get-history-bulk-interval"): Rule(READ, "run", "run_ids", many=True),
+    ("GET", "metrics/get-history-bulk"): Rule(READ, "run", "run_id", many=True),
+    ("POST", "experiments/search-datasets"): Rule(READ, "experiment", "experiment_ids", many=True),
     ("GET", "artifacts/list"): run(READ),
     # -- artifacts --------------------------------------------------------------------
     **{
@@ -219,6 +221,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/experiments/{experiment_id}/delete"): exp(MANAGE),
     ("POST", "/experiments/{experiment_id}/restore"): exp(MANAGE),
     ("GET", "/experiments/{experiment_id}/charts"): exp(READ),
+    ("GET", "/experiments/{experiment_id}/plots"): exp(READ),
     ("GET", "/ui/experiments/{experiment_id}/chart-panel"): exp(READ),
     ("POST", "/runs/{run_id}/rename"): run(EDIT, "run_id"),
     ("GET", "/runs/{run_id}/delete"): run(MANAGE, "run_id"),
