@@ -223,7 +223,6 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/experiments/{experiment_id}/charts"): exp(READ),
     ("GET", "/experiments/{experiment_id}/plots"): exp(READ),
     ("GET", "/ui/experiments/{experiment_id}/chart-panel"): exp(READ),
-    ("GET", "/experiments/{experiment_id}/plots"): exp(READ),
     ("POST", "/runs/{run_id}/rename"): run(EDIT, "run_id"),
     ("GET", "/runs/{run_id}/delete"): run(MANAGE, "run_id"),
     ("POST", "/runs/{run_id}/delete"): run(MANAGE, "run_id"),
