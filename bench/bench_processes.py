@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -70,12 +71,61 @@ def _modelyard_command(workdir: Path, port: int) -> list[str]:
     ]
 
 
+def _fasttrackml_command(workdir: Path, port: int) -> list[str]:
+    # FastTrackML's SQLite URI is sqlite:// followed by the absolute path.
+    return [
+        fasttrackml_binary() or "fml",
+        "server",
+        "--listen-address",
+        f"127.0.0.1:{port}",
+        "--database-uri",
+        f"sqlite://{workdir / 'fasttrackml.db'}",
+        "--default-artifact-root",
+        str(workdir / "artifacts"),
+    ]
+
+
+# FastTrackML's wheel ships the Go binary `fml`, but it also depends on an older mlflow
+# (2.x) that would replace the 3.x the compatibility tests need; so the bench keeps it in
+# a venv of its own, installed without dependencies (the binary needs none).
+PEERS_DIR = Path(__file__).resolve().parent / ".peers"
+FASTTRACKML_VENV = PEERS_DIR / "fasttrackml"
+
+
+def _requirement(name: str) -> str:
+    for line in (Path(__file__).resolve().parent / "requirements.txt").read_text().splitlines():
+        if line.split("==")[0].strip() == name:
+            return line.strip()
+    raise RuntimeError(f"{name} is not pinned in bench/requirements.txt")
+
+
+def fasttrackml_binary() -> str | None:
+    """`fml` from the bench's own venv (see `install_fasttrackml`), or from PATH."""
+    local = FASTTRACKML_VENV / "bin" / "fml"
+    if local.exists():
+        return str(local)
+    return shutil.which("fml")
+
+
+def install_fasttrackml() -> str:
+    """Create bench/.peers/fasttrackml and pip-install the pinned FastTrackML there."""
+    if (found := fasttrackml_binary()) is not None:
+        return found
+    subprocess.run([sys.executable, "-m", "venv", str(FASTTRACKML_VENV)], check=True)
+    pip = [str(FASTTRACKML_VENV / "bin" / "python"), "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, "--no-deps", _requirement("fasttrackml")], check=True)
+    return str(FASTTRACKML_VENV / "bin" / "fml")
+
+
 MLFLOW_W1 = ServerConfig("mlflow-w1", "mlflow (workers 1)", _mlflow_command(1))
 # No --workers: mlflow 3.x then runs uvicorn with 4 worker processes, plus its
 # job runner and huey consumers. That is the out-of-the-box server, measured as is.
 MLFLOW_DEFAULT = ServerConfig("mlflow-default", "mlflow (default)", _mlflow_command(None))
+# FastTrackML (a Go rewrite of MLflow's tracking server): tracking API only, no
+# registry and no proxied artifacts, so those rows read "n/a: endpoint missing".
+FASTTRACKML = ServerConfig("fasttrackml", "FastTrackML", _fasttrackml_command)
 MODELYARD = ServerConfig("modelyard", "modelyard", _modelyard_command)
-ALL_SERVERS = (MLFLOW_W1, MLFLOW_DEFAULT, MODELYARD)
+ALL_SERVERS = (MLFLOW_W1, MLFLOW_DEFAULT, FASTTRACKML, MODELYARD)
 
 
 class ServerFailed(RuntimeError):

@@ -1,4 +1,4 @@
-"""Numbers in, markdown out: percentiles, ratios against the best mlflow, and the results table.
+"""Numbers in, markdown out: percentiles, ratios against the best peer, and the results table.
 
 Pure functions only (no servers, no clock), so the unit test can run them on fixed inputs.
 """
@@ -53,6 +53,13 @@ class Cell:
     @staticmethod
     def na(reason: str) -> Cell:
         return Cell(None, reason)
+
+
+LOAD_STEP = 1.0  # a 1-minute load average that moves more than this during a turn is flagged
+
+
+def load_moved(before: float, after: float) -> bool:
+    return abs(after - before) > LOAD_STEP
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -120,17 +127,20 @@ def render_table(
     *,
     subject: str,
     baselines: Sequence[str],
+    unsteady: Sequence[str] = (),
 ) -> str:
     """The markdown table.
 
     `columns` are (server name, header) pairs in display order; `results[server][metric key]`
     holds the cells; rows with no cell in any column are left out. The ratio column compares
-    `subject` with the best of the `baselines` that were run.
+    `subject` with the best of the `baselines` that were run. Servers in `unsteady` had the
+    machine's load move by more than LOAD_STEP during their turn: a ratio that involves one is
+    marked "⚠ load moved" rather than trusted.
     """
     header = [
         "metric",
         *(h for _, h in columns),
-        "ratio vs best mlflow (>1: modelyard better)",
+        "ratio vs best peer (>1: modelyard better)",
         "target",
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
@@ -142,6 +152,12 @@ def render_table(
         subject_value = subject_cell.value if subject_cell else None
         base_values = [c.value for n in baselines if (c := cells.get(n)) is not None]
         r = ratio(subject_value, base_values, metric.better) if metric.compare else None
+        ratio_text = format_ratio(r)
+        if r is not None:
+            known = {n: c.value for n in baselines if (c := cells.get(n)) and c.value is not None}
+            best_name = min(known, key=lambda n: known[n] * (1 if metric.better == "lower" else -1))
+            if subject in unsteady or best_name in unsteady:
+                ratio_text += " ⚠ load moved"
         target = ""
         if metric.target is not None:
             target = metric.target.text(metric.unit)
@@ -150,6 +166,6 @@ def render_table(
                 target += " ✅" if met else " ❌"
         direction = "↓" if metric.better == "lower" else "↑"
         label = f"{metric.label} ({metric.unit} {direction})"
-        row = [label, *(format_cell(cells[n]) for n, _ in columns), format_ratio(r), target]
+        row = [label, *(format_cell(cells[n]) for n, _ in columns), ratio_text, target]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"

@@ -10,9 +10,13 @@ points incl. one 1M-point metric, 10k registered models), then measures:
 * metric history of the 1M-point metric: `get-history-bulk-interval` (MLflow's
   downsampled read, what its charts call) for the whole range and a zoomed window,
   and one full `get-history` read paged at 25,000 points;
-* ingest throughput on PostgreSQL with 1, 2 and 3 server processes sharing the
-  database: `log-batch` of 1,000 points from 3 client threads per process for a
-  fixed time, with the machine's CPU use over the same window.
+* ingest from many writers (`bench_ingest.py`): 1, 8, 16 and 64 clients sending
+  log-batch of 100 and of 1,000 points, on SQLite (one process) and PostgreSQL (1 and
+  2 processes): points/s, p50/p95, errors, and every point counted back.
+
+`--parts` picks what to run (`history` alone logs just the long metric, so the
+million-point rows take minutes rather than the 100k-run fill). The report keeps
+the raw numbers beside it (same name, .json) and the load average around each part.
 
     .venv/bin/python bench/bench_scale.py                 # full size (~30-40 min on 2 cores)
     .venv/bin/python bench/bench_scale.py --quick         # 1% size smoke run (~2 min)
@@ -51,6 +55,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
+from bench_ingest import IngestCell, as_json, measure_matrix  # noqa: E402
+from bench_ingest import table as ingest_table  # noqa: E402
 from generate import LONG_METRIC, QUICK, Made, Sizes, generate  # noqa: E402
 from servers import PG_ADMIN_URL, free_port, wait_healthy  # noqa: E402
 
@@ -101,7 +107,8 @@ class BackendResult:
     searches: list[Row] = field(default_factory=list)
     pages: list[Row] = field(default_factory=list)
     history: list[Row] = field(default_factory=list)
-    ingest: list[dict[str, float]] = field(default_factory=list)
+    ingest: list[IngestCell] = field(default_factory=list)
+    loads: list[tuple[str, float, float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     profile: list[str] = field(default_factory=list)
 
@@ -287,99 +294,6 @@ def measure_history(client: httpx.Client, run_id: str, points: int, repeat: int)
     return rows
 
 
-def _cpu_busy() -> tuple[int, int]:
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]
-    return sum(fields) - idle, sum(fields)
-
-
-def measure_ingest(
-    backend_uri: str, workdir: Path, processes: int, seconds: float, threads_per_process: int
-) -> dict[str, float]:
-    with servers(processes, backend_uri, workdir) as running:
-        clients = [httpx.Client(base_url=s.url, timeout=120) for s in running]
-        exp = (
-            clients[0]
-            .post(
-                f"{API}/experiments/create",
-                json={"name": f"ingest-{processes}-{uuid.uuid4().hex[:6]}"},
-            )
-            .json()["experiment_id"]
-        )
-        stop = threading.Event()
-        latencies: list[float] = []
-        counts = collections.Counter[str]()
-        lock = threading.Lock()
-
-        def worker(index: int) -> None:
-            client = httpx.Client(base_url=running[index % processes].url, timeout=120)
-            run_id = client.post(f"{API}/runs/create", json={"experiment_id": exp}).json()["run"][
-                "info"
-            ]["run_id"]
-            step = 0
-            while not stop.is_set():
-                body = orjson.dumps(
-                    {
-                        "run_id": run_id,
-                        "metrics": [
-                            {
-                                "key": "m",
-                                "value": s * 0.5,
-                                "timestamp": 1_700_000_000_000 + s,
-                                "step": s,
-                            }
-                            for s in range(step, step + 1000)
-                        ],
-                    }
-                )
-                step += 1000
-                started = time.perf_counter()
-                answer = client.post(
-                    f"{API}/runs/log-batch",
-                    content=body,
-                    headers={"content-type": "application/json"},
-                )
-                elapsed = (time.perf_counter() - started) * 1000
-                answer.raise_for_status()
-                with lock:
-                    latencies.append(elapsed)
-                    counts["requests"] += 1
-            client.close()
-
-        workers = [
-            threading.Thread(target=worker, args=(i,))
-            for i in range(processes * threads_per_process)
-        ]
-        for w in workers:
-            w.start()
-        time.sleep(1.0)  # warm-up: every worker has created its run and sent requests
-        with lock:
-            latencies.clear()
-            counts.clear()
-        busy0, total0 = _cpu_busy()
-        started = time.perf_counter()
-        time.sleep(seconds)  # the measurement window
-        with lock:
-            requests = counts["requests"]
-            window = list(latencies)
-        elapsed = time.perf_counter() - started
-        busy1, total1 = _cpu_busy()
-        stop.set()
-        for w in workers:
-            w.join()
-        for c in clients:
-            c.close()
-    return {
-        "processes": processes,
-        "threads": processes * threads_per_process,
-        "points_per_s": requests * 1000 / elapsed,
-        "requests_per_s": requests / elapsed,
-        "p50_ms": statistics.median(window) if window else float("nan"),
-        "p95_ms": percentile(window, 0.95) if window else float("nan"),
-        "cpu_busy_pct": 100.0 * (busy1 - busy0) / max(1, total1 - total0),
-    }
-
-
 def profile_searches(server: Server, client: httpx.Client, exp_id: str, out: Path) -> list[str]:
     """py-spy on the server while searches run; the top functions by own and total time."""
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -438,47 +352,105 @@ def profile_searches(server: Server, client: httpx.Client, exp_id: str, out: Pat
 
 
 # -- one backend -------------------------------------------------------------------------------
+@contextmanager
+def _server_urls(count: int, uri: str, workdir: Path) -> Iterator[list[str]]:
+    with servers(count, uri, workdir) as running:
+        yield [s.url for s in running]
+
+
+def load_long_metric(url: str, points: int, threads: int = 4) -> str:
+    """A run with one `points`-point metric (`LONG_METRIC`), logged 1,000 a request."""
+    with httpx.Client(base_url=url, timeout=300) as client:
+        exp = client.post(
+            f"{API}/experiments/create", json={"name": f"long-{uuid.uuid4().hex}"}
+        ).json()["experiment_id"]
+        run_id: str = client.post(f"{API}/runs/create", json={"experiment_id": exp}).json()["run"][
+            "info"
+        ]["run_id"]
+    starts = list(range(0, points, 1000))
+
+    def part(index: int) -> None:
+        with httpx.Client(base_url=url, timeout=300) as client:
+            for start in starts[index::threads]:
+                body = {
+                    "run_id": run_id,
+                    "metrics": [
+                        {"key": LONG_METRIC, "value": 1.0 / (s + 1),
+                         "timestamp": 1_700_000_000_000 + s, "step": s}
+                        for s in range(start, min(start + 1000, points))
+                    ],
+                }  # fmt: skip
+                client.post(f"{API}/runs/log-batch", json=body).raise_for_status()
+
+    workers = [threading.Thread(target=part, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return run_id
+
+
 def bench_backend(
     backend: str, sizes: Sizes, args: argparse.Namespace, workdir: Path
 ) -> BackendResult:
     result = BackendResult(backend)
+    parts = args.parts
     with database(backend, workdir, args.keep) as uri:
-        with servers(1, uri, workdir) as (server,):
-            log(f"{backend}: generating {sizes}")
-            made = generate(server.url, sizes, args.concurrency, seed_name=backend)
-            result.made = made
-            log(f"{backend}: generated in {made.seconds}")
-            if backend == "postgresql":
-                import psycopg
+        if parts & {"search", "pages", "history"}:
+            before = os.getloadavg()[0]
+            with (
+                servers(1, uri, workdir) as (server,),
+                httpx.Client(base_url=server.url, timeout=300) as client,
+            ):
+                long_run_id = None
+                if parts & {"search", "pages"}:
+                    log(f"{backend}: generating {sizes}")
+                    made = generate(server.url, sizes, args.concurrency, seed_name=backend)
+                    result.made = made
+                    long_run_id = made.long_run_id
+                    log(f"{backend}: generated in {made.seconds}")
+                elif "history" in parts:
+                    log(f"{backend}: logging a {sizes.long_points:,}-point metric")
+                    long_run_id = load_long_metric(server.url, sizes.long_points)
+                if backend == "postgresql":
+                    import psycopg
 
-                with psycopg.connect(uri, autocommit=True) as conn:
-                    conn.execute("VACUUM ANALYZE")
-            with httpx.Client(base_url=server.url, timeout=300) as client:
-                log(f"{backend}: searches")
-                result.searches = measure_searches(client, made.experiment_id, args.repeat)
-                log(f"{backend}: UI pages")
-                result.pages, notes = measure_pages(
-                    client, made.experiment_id, sizes, max(5, args.repeat // 2)
-                )
-                result.notes += notes
-                log(f"{backend}: metric history")
-                result.history = measure_history(
-                    client, made.long_run_id, sizes.long_points, args.repeat
-                )
-                if args.profile:
+                    with psycopg.connect(uri, autocommit=True) as conn:
+                        conn.execute("VACUUM ANALYZE")
+                if result.made is not None and "search" in parts:
+                    log(f"{backend}: searches")
+                    result.searches = measure_searches(
+                        client, result.made.experiment_id, args.repeat
+                    )
+                if result.made is not None and "pages" in parts:
+                    log(f"{backend}: UI pages")
+                    result.pages, notes = measure_pages(
+                        client, result.made.experiment_id, sizes, max(5, args.repeat // 2)
+                    )
+                    result.notes += notes
+                if "history" in parts and long_run_id is not None:
+                    log(f"{backend}: metric history")
+                    result.history = measure_history(
+                        client, long_run_id, sizes.long_points, args.repeat
+                    )
+                if args.profile and result.made is not None:
                     log(f"{backend}: profiling searches")
                     result.profile = profile_searches(
                         server,
                         client,
-                        made.experiment_id,
+                        result.made.experiment_id,
                         Path(args.out).with_name(f"scale-profile-{backend}"),
                     )
+            result.loads.append(("reads", before, os.getloadavg()[0]))
         # The measuring server is gone: ingest processes have the machine to themselves.
-        if backend == "postgresql":
-            for n in (1, 2, 3):
-                log(f"{backend}: ingest with {n} process(es)")
-                result.ingest.append(
-                    measure_ingest(uri, workdir, n, args.ingest_seconds, args.threads_per_process)
+        if "ingest" in parts:
+            for processes in (1,) if backend == "sqlite" else (1, 2):
+                result.ingest += measure_matrix(
+                    backend,
+                    processes,
+                    lambda n: _server_urls(n, uri, workdir),
+                    args.ingest_seconds,
+                    log=log,
                 )
     return result
 
@@ -510,8 +482,9 @@ def report(results: list[BackendResult], sizes: Sizes, args: argparse.Namespace)
         f"at the end). Times are client-side over loopback, {args.repeat} requests after 2 "
         "warm-ups.",
         "",
-        f"Command: `.venv/bin/python bench/bench_scale.py{' --quick' if args.quick else ''}"
-        f" --backends {','.join(args.backends)}`",
+        f"Command: `.venv/bin/python bench/bench_scale.py {' '.join(sys.argv[1:])}`".replace(
+            " `", "`"
+        ),
     ]
     for r in results:
         made = r.made
@@ -544,23 +517,23 @@ def report(results: list[BackendResult], sizes: Sizes, args: argparse.Namespace)
         lines += [f"- {n}" for n in r.notes]
         lines += ["", "### Metric history of the long metric", ""]
         lines += _table(r.history)
+        if r.loads:
+            lines += [""] + [
+                f"Load average (1 min) during {what}: {a:.1f} → {b:.1f}"
+                + (" ⚠ moved by more than 1.0" if abs(b - a) > 1.0 else "")
+                for what, a, b in r.loads
+            ]
         if r.ingest:
-            base = r.ingest[0]["points_per_s"]
             lines += [
                 "",
-                f"### Ingest: `log-batch` of 1,000 points, {args.threads_per_process} client "
-                f"threads per server process, {args.ingest_seconds:.0f} s window",
+                f"### Ingest from many writers: `log-batch`, {args.ingest_seconds:.0f} s window "
+                "per cell, every point counted back",
                 "",
-                "| processes | client threads | points/s | requests/s | p50 ms | p95 ms | "
-                "speed-up | machine CPU busy |",
-                "|---:|---:|---:|---:|---:|---:|---:|---:|",
+                "Goals: ≥ 150k points/s on SQLite with 8+ writers, ≥ 100k on PostgreSQL with one "
+                "process, p95 < 100 ms and no error or lost point at 64 writers.",
+                "",
+                *ingest_table(r.ingest),
             ]
-            for row in r.ingest:
-                lines.append(
-                    f"| {row['processes']:.0f} | {row['threads']:.0f} | {row['points_per_s']:,.0f} "
-                    f"| {row['requests_per_s']:.1f} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} "
-                    f"| {row['points_per_s'] / base:.2f}× | {row['cpu_busy_pct']:.0f}% |"
-                )
         if r.profile:
             lines += ["", "### Where search time goes (py-spy)", "", *r.profile]
     return "\n".join(lines) + "\n"
@@ -575,14 +548,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=40, help="timed requests per measurement")
     parser.add_argument("--concurrency", type=int, default=4, help="generator client threads")
     parser.add_argument("--ingest-seconds", type=float, default=None, help="ingest window")
-    parser.add_argument("--threads-per-process", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="py-spy the server during search")
     parser.add_argument("--keep", action="store_true", help="keep databases and work directories")
     parser.add_argument("--out", default=None)
+    parser.add_argument(
+        "--parts",
+        default="search,pages,history,ingest",
+        help="comma-separated: search,pages (need the 100k-run store), history (the long "
+        "metric alone when search/pages are not asked for), ingest",
+    )
     args = parser.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    args.parts = {p.strip() for p in args.parts.split(",") if p.strip()}
     if args.ingest_seconds is None:
-        args.ingest_seconds = 5.0 if args.quick else 20.0
+        args.ingest_seconds = 3.0 if args.quick else 8.0
     if args.out is None:
         args.out = str(HERE / "results" / ("scale-quick.md" if args.quick else "scale.md"))
     sizes = QUICK if args.quick else Sizes()
@@ -599,6 +578,23 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(workdir, ignore_errors=True)
     text = report(results, sizes, args)
     Path(args.out).write_text(text)
+    raw = {
+        "argv": sys.argv[1:],
+        "load_average_end": os.getloadavg(),
+        "backends": {
+            r.backend: {
+                "searches": [(row.label, row.times_ms) for row in r.searches],
+                "pages": [(row.label, row.times_ms) for row in r.pages],
+                "history": [(row.label, row.times_ms) for row in r.history],
+                "ingest": as_json(r.ingest),
+                "loads": r.loads,
+            }
+            for r in results
+        },
+    }
+    Path(args.out).with_suffix(".json").write_bytes(
+        orjson.dumps(raw, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
+    )
     print(text)
     return 0
 

@@ -1,17 +1,22 @@
-"""Benchmark modelyard against the stock `mlflow server`, side by side, in one run.
+"""Benchmark modelyard against the stock `mlflow server` and FastTrackML, side by side.
 
     python bench/bench_server.py [--quick] [--only NAME,...] [--mlflow-config best|all]
-                                 [--out bench/results/latest.md]
+                                 [--no-fasttrackml] [--out bench/results/latest.md]
 
 Servers run one at a time (they would otherwise compete for the same cores), each
 in a fresh temporary directory; every workload in `bench_workloads.py` runs against each
-in turn; the table (see `bench_report.py`) is printed and written to --out. See
-bench/README.md for what each row measures and the targets.
+in turn; the table (see `bench_report.py`) is printed and written to --out, the raw
+numbers beside it as JSON (same name, .json). The 1-minute load average is read before
+and after each server's turn; a turn during which it moved by more than 1.0 is flagged,
+and so is every ratio that rests on it. See bench/README.md for what each row measures.
+FastTrackML (binary `fml`, pinned in bench/requirements.txt) lives in a venv of the
+bench's own, bench/.peers/fasttrackml, which `--install-peers` creates.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -33,21 +38,25 @@ if _HERE not in sys.path:
 
 from bench_processes import (  # noqa: E402
     ALL_SERVERS,
+    FASTTRACKML,
     MLFLOW_DEFAULT,
     MLFLOW_W1,
     MODELYARD,
     ServerConfig,
     ServerFailed,
     cold_start,
+    fasttrackml_binary,
+    install_fasttrackml,
     running,
     temp_workdir,
 )
-from bench_report import Cell, Metric, Target, render_table  # noqa: E402
+from bench_report import Cell, Metric, Target, load_moved, render_table  # noqa: E402
 from bench_workloads import FULL, QUICK, WORKLOADS, Context, Results, Sizes, run_workload  # noqa: E402
 
 EXTRA_STEPS = ("cold-start", "memory")
 STEP_NAMES = tuple(w.name for w in WORKLOADS) + EXTRA_STEPS
-BASELINES = (MLFLOW_W1.name, MLFLOW_DEFAULT.name)
+MLFLOW_CONFIGS = (MLFLOW_W1.name, MLFLOW_DEFAULT.name)
+BASELINES = (*MLFLOW_CONFIGS, FASTTRACKML.name)
 # `--mlflow-config best` runs only this configuration: on a small (2-core) machine it
 # is the stronger of the two stock setups on most rows (see README, "Configurations").
 BEST_MLFLOW = MLFLOW_W1
@@ -182,12 +191,13 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def load_1min() -> float:
+    return os.getloadavg()[0]
+
+
 def load_average() -> str:
     """1-minute load average and CPU pressure: the machine is shared, so say how busy it was."""
-    try:
-        load = Path("/proc/loadavg").read_text().split()[0]
-    except OSError:
-        load = "?"
+    load = f"{load_1min():.2f}"
     try:
         # "some avg60=…": share of the last minute in which runnable tasks waited for a CPU.
         some = Path("/proc/pressure/cpu").read_text().splitlines()[0].split()
@@ -202,24 +212,32 @@ def preamble(
     quick: bool,
     configs: Sequence[ServerConfig],
     argv: Sequence[str],
-    loads: Sequence[str],
+    loads: dict[str, tuple[str, str, bool]],
 ) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    turns = "; ".join(
+        f"{c.label} {loads[c.name][0]} → {loads[c.name][1]}"
+        + (" ⚠ moved by more than 1.0" if loads[c.name][2] else "")
+        for c in configs
+        if c.name in loads
+    )
     return "\n".join(
         [
-            f"# modelyard vs mlflow server ({'quick' if quick else 'full'} run)",
+            f"# modelyard vs mlflow server and FastTrackML ({'quick' if quick else 'full'} run)",
             "",
             f"- command: `python bench/bench_server.py {' '.join(argv)}`".replace("  ", " "),
             f"- when: {when}; machine: {os.cpu_count()} CPUs, {platform.system()} "
             f"{platform.release()}, Python {platform.python_version()}",
-            f"- versions: mlflow {_version('mlflow')}, modelyard {_version('modelyard')}, "
+            f"- versions: mlflow {_version('mlflow')}, FastTrackML {_version('fasttrackml')}, "
+            f"modelyard {_version('modelyard')}, "
             f"httpx {_version('httpx')}, uvicorn {_version('uvicorn')}",
             f"- servers (one at a time): {', '.join(c.label for c in configs)}",
-            f"- 1-minute load average before each server and at the end: {'; '.join(loads)} "
-            "(other processes on this machine share its cores)",
+            f"- 1-minute load average before → after each server's turn: {turns} (other "
+            "processes share this machine's cores; a ratio resting on a turn whose load moved "
+            "by more than 1.0 is marked ⚠)",
             f"- sizes: {sizes}",
             "- ↓ lower is better, ↑ higher is better; the ratio is always oriented so that "
-            ">1 means modelyard is better than the best mlflow column (1 MB = 2^20 bytes).",
+            ">1 means modelyard is better than the best peer column (1 MB = 2^20 bytes).",
             "",
             "",
         ]
@@ -245,7 +263,17 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         f"'best' (only {BEST_MLFLOW.label}), 'none', or a comma list of "
         f"{MLFLOW_W1.name},{MLFLOW_DEFAULT.name}.",
     )
-    p.add_argument("--no-modelyard", action="store_true", help="Run the mlflow servers only.")
+    p.add_argument("--no-modelyard", action="store_true", help="Run the peers only.")
+    p.add_argument(
+        "--no-fasttrackml",
+        action="store_true",
+        help="Leave FastTrackML out (it runs whenever `fml` is installed).",
+    )
+    p.add_argument(
+        "--install-peers",
+        action="store_true",
+        help="First install FastTrackML into bench/.peers/fasttrackml (its own venv).",
+    )
     p.add_argument("--out", default="bench/results/latest.md", help="Markdown file to write.")
     p.add_argument("--keep", action="store_true", help="Keep the servers' temporary directories.")
     return p.parse_args(argv)
@@ -261,10 +289,17 @@ def select_configs(args: argparse.Namespace) -> list[ServerConfig]:
         chosen = []
     else:
         names = [n.strip() for n in args.mlflow_config.split(",") if n.strip()]
-        unknown = [n for n in names if n not in BASELINES]
+        unknown = [n for n in names if n not in MLFLOW_CONFIGS]
         if unknown:
-            raise SystemExit(f"unknown --mlflow-config {unknown}; use all, best or {BASELINES}")
+            raise SystemExit(
+                f"unknown --mlflow-config {unknown}; use all, best or {MLFLOW_CONFIGS}"
+            )
         chosen = [by_name[n] for n in names]
+    if not args.no_fasttrackml:
+        if fasttrackml_binary() is None:
+            log("FastTrackML left out: no `fml` (run once with --install-peers)")
+        else:
+            chosen.append(FASTTRACKML)
     return chosen if args.no_modelyard else [*chosen, MODELYARD]
 
 
@@ -282,20 +317,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         raise SystemExit(f"unknown --only steps {unknown}; choose from {', '.join(STEP_NAMES)}")
     sizes = QUICK if args.quick else FULL
+    if args.install_peers:
+        log(f"FastTrackML: {install_fasttrackml()}")
     configs = select_configs(args)
     started = time.perf_counter()
     results: dict[str, Results] = {}
-    loads: list[str] = []
+    loads: dict[str, tuple[str, str, bool]] = {}
+    raw_loads: dict[str, dict[str, float]] = {}
     for config in configs:
-        loads.append(load_average())
+        before, before_text = load_1min(), load_average()
+        log(f"{config.label}: load average before {before_text}")
         results[config.name] = bench_server(config, sizes, steps, args.keep)
-    loads.append(load_average())
+        after, after_text = load_1min(), load_average()
+        log(f"{config.label}: load average after {after_text}")
+        loads[config.name] = (before_text, after_text, load_moved(before, after))
+        raw_loads[config.name] = {"before": before, "after": after}
     table = render_table(
         all_metrics(sizes, steps),
-        [(c.name, c.label) for c in ALL_SERVERS],
+        [(c.name, c.label) for c in ALL_SERVERS if c.name in results],
         results,
         subject=MODELYARD.name,
         baselines=BASELINES,
+        unsteady=[name for name, (_, _, moved) in loads.items() if moved],
     )
     doc = preamble(sizes, args.quick, configs, argv, loads) + table
     doc += f"\nTotal benchmark time: {time.perf_counter() - started:.0f} s.\n"
@@ -303,7 +346,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(doc)
-    log(f"wrote {out}")
+    raw = {
+        "command": ["bench/bench_server.py", *argv],
+        "when": datetime.now(UTC).isoformat(),
+        "sizes": sizes.__dict__,
+        "load_average": raw_loads,
+        "results": {
+            server: {key: {"value": c.value, "note": c.note} for key, c in cells.items()}
+            for server, cells in results.items()
+        },
+    }
+    out.with_suffix(".json").write_text(json.dumps(raw, indent=1) + "\n")
+    log(f"wrote {out} and {out.with_suffix('.json')}")
     return 0
 
 

@@ -1,10 +1,13 @@
 """Page timings of the web UI at scale: measured, reported, never asserted.
 
     python bench/bench_ui.py [--runs 100000] [--models 1000] [--points 100000]
+                             [--chart-runs 1000] [--chart-metrics 20] [--chart-steps 50]
                              [--requests 40] [--out bench/results/ui.md]
 
 Builds one SQLite database with (by default) 1,000 registered models, an
-experiment of 100,000 runs and a run with a 100,000-point metric, starts a real
+experiment of 100,000 runs, a run with a 100,000-point metric and, for the
+experiment charts view, an experiment of 1,000 runs × 20 metrics × 50 steps
+(1M points; the last metric logged once per run, drawn as bars), starts a real
 `modelyard server` on it, then requests each page `--requests` times (after two
 warm-up requests) and reports p50/p95/max latency against the goal of 150 ms p95.
 
@@ -53,6 +56,10 @@ class Fixture:
     metric_key: str
     last_models_page: str | None  # page token of the models list's last page
     deep_runs_page: str  # page token half-way through the runs
+    charts_experiment_id: str  # the charts view's experiment: chart_runs × chart_metrics
+    chart_runs: int
+    chart_metrics: int
+    chart_steps: int
 
 
 def _settings(data: Path) -> object:
@@ -64,7 +71,73 @@ def _settings(data: Path) -> object:
     )
 
 
-def fill(data: Path, runs: int, models: int, points: int, log: Callable[[str], None]) -> Fixture:
+def fill_charts(
+    services: object, runs: int, metrics: int, steps: int, log: Callable[[str], None]
+) -> str:
+    """An experiment for the charts view: `runs` runs, each with `metrics` metrics of
+    `steps` steps (the last one single-valued, drawn as bars), bulk-inserted like the
+    100k runs below."""
+    started = time.perf_counter()
+    tracking = services.tracking  # type: ignore[attr-defined]
+    exp_id: str = tracking.create_experiment("bench-charts")
+    location = tracking.get_experiment(exp_id).artifact_location
+    rng = random.Random(7)
+    run_rows, tag_rows, param_rows, metric_rows, latest_rows = [], [], [], [], []
+    for i in range(runs):
+        rid = uuid.UUID(int=rng.getrandbits(128)).hex
+        start = T0 + i * 1000
+        run_rows.append(
+            (
+                rid,
+                int(exp_id),
+                f"chart-{i}",
+                "bench",
+                "FINISHED",
+                start,
+                start + 600_000,
+                f"{location}/{rid}/artifacts",
+                "active",
+            )
+        )
+        tag_rows.append((rid, "mlflow.runName", f"chart-{i}"))
+        param_rows.append((rid, "lr", str(rng.choice([0.1, 0.01, 0.001]))))
+        rate = rng.uniform(0.02, 0.2)
+        for m in range(metrics):
+            key = f"m{m:02d}"
+            count = 1 if m == metrics - 1 else steps
+            for step in range(count):
+                row = (rid, key, step, start + step * 1000, math.exp(-rate * step) + m, 0)
+                metric_rows.append(row)
+            latest_rows.append(row)
+    with services.db.write() as tx:  # type: ignore[attr-defined]
+        tx.executemany(
+            "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, "
+            "end_time, artifact_uri, lifecycle_stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            run_rows,
+        )
+        tx.executemany("INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?)", tag_rows)
+        tx.executemany("INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?)", param_rows)
+        for table, rows in (("metrics", metric_rows), ("latest_metrics", latest_rows)):
+            tx.executemany(
+                f"INSERT INTO {table} (run_uuid, key, step, timestamp, value, is_nan) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+    log(
+        f"charts experiment: {runs:,} runs × {metrics} metrics × {steps} steps "
+        f"({len(metric_rows):,} points) in {time.perf_counter() - started:.1f}s"
+    )
+    return exp_id
+
+
+def fill(
+    data: Path,
+    runs: int,
+    models: int,
+    points: int,
+    log: Callable[[str], None],
+    charts: tuple[int, int, int] = (1000, 20, 50),
+) -> Fixture:
     from modelyard.app import build_services
     from modelyard.entities import Metric, Param
     from modelyard.service import search_filter as sf
@@ -151,6 +224,7 @@ def fill(data: Path, runs: int, models: int, points: int, log: Callable[[str], N
             registry.set_alias(name, "champion", 1)
     log(f"{models:,} models in {time.perf_counter() - started:.1f}s")
 
+    charts_exp = fill_charts(services, *charts, log)
     per_page = 100
     last_offset = ((models - 1) // per_page) * per_page
     services.db.close()
@@ -163,6 +237,10 @@ def fill(data: Path, runs: int, models: int, points: int, log: Callable[[str], N
         metric_key="loss",
         last_models_page=sf.encode_page_token(last_offset) if last_offset else None,
         deep_runs_page=sf.encode_page_token(runs // 2),
+        charts_experiment_id=charts_exp,
+        chart_runs=charts[0],
+        chart_metrics=charts[1],
+        chart_steps=charts[2],
     )
 
 
@@ -182,6 +260,25 @@ def pages(f: Fixture) -> list[tuple[str, str]]:
         ("chart data, zoomed to 2k steps (raw)", f"{series}&lo=50000&hi=52000"),
         ("model page", "/models/model-00002"),
         ("version page", "/models/model-00002/versions/2"),
+    ]
+    charts = f"/experiments/{f.charts_experiment_id}/charts?size={f.chart_runs}"
+    panel = f"/ui/experiments/{f.charts_experiment_id}/chart-panel?size={f.chart_runs}"
+    shape = f"{f.chart_runs:,} runs × {f.chart_metrics} metrics"
+    rows += [
+        (f"charts view ({shape})", charts),
+        (f"chart panel data, {f.chart_runs:,} runs × {f.chart_steps} steps", f"{panel}&key=m00"),
+        (
+            f"chart panel data, {f.chart_runs:,} runs × {f.chart_steps} steps, relative time",
+            f"{panel}&key=m01&x=relative",
+        ),
+        (
+            f"chart panel data, {f.chart_runs:,} runs, one value each (bars)",
+            f"{panel}&key=m{f.chart_metrics - 1:02d}",
+        ),
+        (
+            f"plots (parallel coordinates, scatter), {f.chart_runs:,} runs",
+            f"/experiments/{f.charts_experiment_id}/plots?size={f.chart_runs}",
+        ),
     ]
     if f.last_models_page:
         rows.insert(1, ("models list, last page", f"/models?page={quote(f.last_models_page)}"))
@@ -267,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", type=int, default=1000)
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--chart-runs", type=int, default=1000)
+    parser.add_argument("--chart-metrics", type=int, default=20)
+    parser.add_argument("--chart-steps", type=int, default=50)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="Keep the data directory.")
     args = parser.parse_args(argv)
@@ -276,7 +376,14 @@ def main(argv: list[str] | None = None) -> int:
 
     data = Path(tempfile.mkdtemp(prefix="modelyard-bench-ui-"))
     print(f"filling {data}", file=sys.stderr)
-    fixture = fill(data, args.runs, args.models, args.points, log)
+    fixture = fill(
+        data,
+        args.runs,
+        args.models,
+        args.points,
+        log,
+        charts=(args.chart_runs, args.chart_metrics, args.chart_steps),
+    )
     proc, url = start_server(data)
     try:
         results = measure(url, pages(fixture), args.requests)

@@ -21,8 +21,10 @@ from starlette.routing import BaseRoute, Route
 
 from modelyard.errors import ModelyardError
 from modelyard.http import door as door_mod
+from modelyard.http.access_log import AccessLog
 from modelyard.http.endpoint import RouteSpec, api
 from modelyard.http.errors import handle_exception
+from modelyard.http.limits import BodyTimeout
 from modelyard.http.routing import StaticFirstRouter
 from modelyard.settings import Settings
 from modelyard.store.sql import migrations
@@ -55,6 +57,8 @@ class Services:
     registry: Any = None
     # Who may do what (modelyard.service.access.Access); OpenAccess with auth off.
     access: Any = None
+    approvals: Any = None  # promotion requests (modelyard.service.transition_requests)
+    webhooks: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -109,6 +113,17 @@ def _wire_optional(services: Services) -> None:
         pass
     else:
         wire_registry(services)
+        from modelyard.service.manifests import wire as wire_manifests
+
+        wire_manifests(services)
+
+        from modelyard.service.transition_requests import wire as wire_approvals
+
+        wire_approvals(services)
+
+    from modelyard.service.webhooks import wire as wire_webhooks
+
+    wire_webhooks(services)
 
 
 def all_routes() -> list[BaseRoute]:
@@ -126,8 +141,16 @@ def all_routes() -> list[BaseRoute]:
         "model_versions",
         "logged_models",
         "history",
+        "auth_api",  # MLflow's basic-auth API, tokens (answers 404 with auth off)
+        "openapi",
         "dataset_summaries",
+        "manifests",
+        "transition_requests",
+        "databricks",
+        "webhooks",
+        "registry_webhooks",
         "modelyard.ui.routes",  # the web UI: its own package, named in full
+        "modelyard.ui.auth_pages",  # sign-in, sign-out, the admin page
     ):
         qualified = name if name.startswith("modelyard.") else f"modelyard.http.{name}"
         try:
@@ -159,9 +182,19 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from modelyard.service.gc import schedule_from_settings
+
+        stop_gc = schedule_from_settings(services)  # --gc-interval; off by default
+        # Every server process delivers webhooks from the shared outbox.
+        deliverer = services.extra.get("webhook_deliverer")
+        if deliverer is not None:
+            deliverer.start()
         try:
             yield
         finally:
+            if deliverer is not None:
+                deliverer.stop()
+            stop_gc()
             services.db.close()
 
     app = Starlette(
@@ -176,12 +209,30 @@ def create_app(
     # Same routes and lifespan, found by dictionary for static paths.
     app.router = StaticFirstRouter(all_routes(), lifespan=lifespan)
     app.state.services = services
-    # The door wraps everything, so no route can be reached around it.
-    return door_mod.Door(app, identify=identify, policy=policy)
+    # The door wraps everything, so no route can be reached around it; the
+    # access log wraps the door, so refused requests are logged too.
+    inner = BodyTimeout(app, settings.request_body_timeout)
+    if settings.auth_enabled:  # http/auth_setup.py: users, permissions, a guard per route
+        from modelyard.http.auth_guard import RealmOn401
+        from modelyard.http.auth_setup import enable_auth
+
+        return AccessLog(
+            RealmOn401(door_mod.Door(inner, identify=enable_auth(app, services), policy=policy))
+        )
+    return AccessLog(door_mod.Door(inner, identify, policy))
+
+
+def configure_logging(level: str) -> None:
+    """Log lines to stderr at `level`; each worker process calls it too."""
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 def app_from_env() -> Any:
     """uvicorn factory used with --workers: settings travel in MODELYARD_* vars."""
     from modelyard.settings import settings_from
 
-    return create_app(settings_from())
+    settings = settings_from()
+    configure_logging(settings.log_level)  # a no-op where the CLI already did it
+    return create_app(settings)

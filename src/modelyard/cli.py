@@ -1,4 +1,4 @@
-"""`modelyard` command line: a thin skin over the library.
+"""modelyard: an MLflow-compatible tracking server and model registry, and its client.
 
 `modelyard server` runs the tracking server; `modelyard db upgrade` applies
 schema migrations explicitly. The client commands (`experiments`, `runs`,
@@ -23,7 +23,17 @@ def _server_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="Run the MLflow-compatible tracking server and model registry.",
         description="Run the tracking server. Every flag also reads a MODELYARD_* "
         "environment variable (shown in brackets).",
+        epilog="examples:\n  modelyard server\n  modelyard server --host 0.0.0.0 --port 5000 "
+        "--backend-store-uri postgresql://mlflow@db/mlflow --artifacts-destination "
+        "s3://bucket/artifacts",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_setting_flags(p)
+    p.set_defaults(func=_cmd_server)
+
+
+def add_setting_flags(p: argparse.ArgumentParser) -> None:
+    """The server's flags, for commands that work on the same database and artifacts."""
     for spec in SETTINGS_SPEC:
         helptext = f"{spec.help} [{env_var(spec)}]"
         if spec.kind is bool:
@@ -44,13 +54,10 @@ def _server_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
                 choices=spec.choices,
                 help=helptext + default,
             )
-    p.set_defaults(func=_cmd_server)
 
 
 def _cmd_server(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    import logging
-
+    settings = settings_of(args)
     try:
         import uvicorn
     except ModuleNotFoundError:
@@ -59,17 +66,21 @@ def _cmd_server(args: argparse.Namespace) -> int:
             "pip install 'modelyard[server]'"
         ) from None
 
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Migrate once here, before any worker starts, and fail early with a clear
-    # message when the database is unreachable.
+    from modelyard.app import configure_logging
+
+    configure_logging(settings.log_level)
+    # Fail early, in one line, when the port is taken or the database cannot
+    # be opened; then migrate once here, before any worker starts.
+    from modelyard.server_checks import check_port_free
     from modelyard.store.sql import migrations
     from modelyard.store.sql.db import Database
 
+    check_port_free(settings.host, settings.port)
     db = Database(settings.store_uri)
     try:
+        db.probe()
         migrations.upgrade(db)
+        _check_auth(settings, db)
     finally:
         db.close()
     url = f"http://{settings.host}:{settings.port}"
@@ -88,13 +99,32 @@ def _cmd_server(args: argparse.Namespace) -> int:
         port=settings.port,
         workers=settings.workers if settings.workers > 1 else None,
         log_level=settings.log_level.lower(),
-        access_log=settings.log_level.lower() == "debug",
+        access_log=False,  # modelyard.http.access_log logs each request, with its time
         timeout_graceful_shutdown=5,
     )
     return 0
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _check_auth(settings: Settings, db: object) -> None:
+    """--auth: make the first admin or stop with one line; warn when open on a network."""
+    if settings.auth_enabled:
+        from modelyard.app import wall_clock_ms
+        from modelyard.http.auth_setup import AuthSetupError, bootstrap_admin
+
+        try:
+            bootstrap_admin(db, wall_clock_ms)
+        except AuthSetupError as exc:
+            raise SystemExit(str(exc)) from None
+    elif settings.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"modelyard: WARNING: serving on {settings.host} without authentication: anyone "
+            "who can reach the port may change or delete anything. Add --auth.",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def settings_of(args: argparse.Namespace) -> Settings:
     overrides = {spec.name: getattr(args, spec.name, None) for spec in SETTINGS_SPEC}
     try:
         return settings_from(overrides)
@@ -105,7 +135,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _db_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("db", help="Database maintenance.")
     dsub = p.add_subparsers(dest="db_command", required=True)
-    up = dsub.add_parser("upgrade", help="Apply pending schema migrations and exit.")
+    up = dsub.add_parser(
+        "upgrade",
+        help="Apply pending schema migrations and exit.",
+        description="Apply pending schema migrations and exit.",
+        epilog="example:\n  modelyard db upgrade --backend-store-uri postgresql://mlflow@db/mlflow",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     up.add_argument(
         "--backend-store-uri",
         dest="backend_store_uri",
@@ -133,20 +169,42 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="modelyard", description=__doc__.splitlines()[0])
+    from modelyard.client_cli import add_client_commands, add_common_options
+
+    parser = argparse.ArgumentParser(
+        prog="modelyard",
+        description=__doc__.splitlines()[0],
+        epilog="examples:\n  modelyard server\n  modelyard --tracking-uri http://host:5000 "
+        "models list\n  modelyard models promote mnist_test 3 --to Production\n\n"
+        "Run 'modelyard COMMAND --help' for a command's options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"modelyard {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    # Client options may come before the command too: modelyard --tracking-uri U runs list
+    add_common_options(parser, top_level=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _server_parser(sub)
     _db_parser(sub)
-    from modelyard.client_cli import add_client_commands
-
     add_client_commands(sub)
+    from modelyard.auth_cli import add_auth_commands  # users, tokens, permissions
+
+    add_auth_commands(sub)
+
+    from modelyard.ops_cli import add_ops_commands
+
+    add_ops_commands(sub)
+    from modelyard.webhooks_cli import add_webhook_commands
+
+    add_webhook_commands(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:  # plain `modelyard`: say what it can do
+        parser.print_help()
+        return 0
     from modelyard.errors import ModelyardError
 
     try:

@@ -105,6 +105,31 @@ def version_arg(value: str) -> int:
     return int(value)
 
 
+def positive_int(maximum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from 1 to `maximum` (else a usage error, exit 2)."""
+
+    def parse(value: str) -> int:
+        if not value.strip().isdigit() or not 1 <= int(value) <= maximum:
+            raise argparse.ArgumentTypeError(
+                f"invalid value {value!r} (a whole number from 1 to {maximum:,})"
+            )
+        return int(value)
+
+    return parse
+
+
+def human_size(n: int | None) -> str:
+    """1536 -> '1.5 KiB': sizes as people read them (JSON output keeps bytes)."""
+    if n is None:
+        return ""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # unreachable; keeps mypy sure of the return
+
+
 def _progress(args: argparse.Namespace) -> Progress | None:
     if args.progress or (args.progress is None and sys.stderr.isatty()):
         from modelyard.client.progress import ProgressBar
@@ -142,26 +167,101 @@ def _experiment_ids(c: Client, wanted: Sequence[str] | None) -> list[str]:
     ids = []
     for item in wanted:
         exp = c.get_experiment_by_name(item)
-        ids.append(exp.experiment_id if exp is not None else item)
+        if exp is not None:
+            ids.append(exp.experiment_id)
+        elif item.isdigit():
+            ids.append(item)
+        else:
+            raise _Usage(f"no experiment named {item!r} (give an experiment name or ID)")
     return ids
+
+
+COUNT_PAGE = 1000
+COUNT_PAGES = 10  # counting stops after this many extra pages: "of 10,100+"
+
+
+def _run_column(run: Any, column: str) -> Any:
+    """The value of `metrics.acc`, `params.lr`, `tags.x` or `attributes.status` for one run."""
+    kind, _, key = column.partition(".")
+    data = run.data
+    if kind in ("metrics", "metric"):
+        return next((m.value for m in data.metrics if m.key == key), None)
+    if kind in ("params", "param"):
+        return next((p.value for p in data.params if p.key == key), None)
+    if kind in ("tags", "tag"):
+        return next((t.value for t in data.tags if t.key == key), None)
+    return getattr(run.info, key, None)
+
+
+def columns_arg(value: str) -> list[str]:
+    columns = [c.strip() for c in value.split(",") if c.strip()]
+    for column in columns:
+        kind, dot, key = column.partition(".")
+        if (
+            not dot
+            or not key
+            or kind
+            not in (
+                "metrics",
+                "metric",
+                "params",
+                "param",
+                "tags",
+                "tag",
+                "attributes",
+                "attribute",
+            )
+        ):
+            raise argparse.ArgumentTypeError(
+                f"invalid column {column!r} (use metrics.KEY, params.KEY, tags.KEY or "
+                "attributes.NAME, comma-separated)"
+            )
+    return columns
 
 
 def cmd_runs_list(c: Client, args: argparse.Namespace) -> None:
     ids = _experiment_ids(c, args.experiment)
-    view = "ALL" if args.all else "ACTIVE_ONLY"
-    page = c.search_runs(ids, args.filter or "", view, args.max_results, args.order_by)
+    view = "ALL" if args.deleted else "ACTIVE_ONLY"
+    order = args.order_by
+    page = c.search_runs(ids, args.filter or "", view, args.max_results, order)
+    runs = list(page.items)
+    token = page.next_page_token
+    while args.all and token:
+        page = c.search_runs(ids, args.filter or "", view, args.max_results, order, token)
+        runs.extend(page.items)
+        token = page.next_page_token
+    total, exact = len(runs), True
+    if token and not args.json:  # only the table says "of M": count what is left
+        for _ in range(COUNT_PAGES):
+            page = c.search_runs(ids, args.filter or "", view, COUNT_PAGE, order, token)
+            total += len(page.items)
+            token = page.next_page_token
+            if not token:
+                break
+        exact = token is None
 
     def human() -> str:
+        columns: list[str] = args.columns or []
         rows = []
-        for r in page.items:
+        for r in runs:
             i = r.info
             took = (
                 f"{(i.end_time - i.start_time) / 1000:.1f}s" if i.end_time and i.start_time else ""
             )
-            rows.append((i.run_id, i.run_name, i.status, when(i.start_time), took, i.experiment_id))
-        return table(["RUN ID", "NAME", "STATUS", "STARTED", "DURATION", "EXPERIMENT"], rows)
+            extra = [_run_column(r, col) for col in columns]
+            rows.append((i.run_id, i.run_name, i.status, when(i.start_time), took, i.experiment_id,
+                         *extra))  # fmt: skip
+        headers = ["RUN ID", "NAME", "STATUS", "STARTED", "DURATION", "EXPERIMENT", *columns]
+        text = table(headers, rows)
+        if total > len(runs):
+            more = f"{total:,}" if exact else f"{total:,}+"
+            text += (
+                f"\nshowing {len(runs):,} of {more} runs (--all lists every one, "
+                "--max-results N a bigger page)"
+            )
+        return text
 
-    emit(args, page.items, human)
+    emit(args, runs, human)
 
 
 def cmd_runs_show(c: Client, args: argparse.Namespace) -> None:
@@ -260,6 +360,11 @@ def cmd_models_show(c: Client, args: argparse.Namespace) -> None:
 
 
 def cmd_models_promote(c: Client, args: argparse.Namespace) -> None:
+    holders = []
+    if args.to in ("Staging", "Production"):
+        holders = [
+            v for v in c.get_latest_versions(args.name, [args.to]) if v.version != args.version
+        ]
     mv = c.transition_model_version_stage(
         args.name,
         args.version,
@@ -267,7 +372,19 @@ def cmd_models_promote(c: Client, args: argparse.Namespace) -> None:
         archive_existing_versions=args.archive_existing,
         comment=args.comment,
     )
-    emit(args, mv, lambda: f"{mv.name} version {mv.version} is now in {mv.current_stage}")
+    archived = [
+        v.version
+        for v in (c.get_model_version(args.name, h.version) for h in holders)
+        if v.current_stage == "Archived"
+    ]
+
+    def human() -> str:
+        text = f"{mv.name} version {mv.version} is now in {mv.current_stage}"
+        for version in archived:
+            text += f"\n{mv.name} version {version} (was in {args.to}) is now Archived"
+        return text
+
+    emit(args, {**jsonable(mv), "archived_versions": archived}, human)
 
 
 def cmd_models_alias(c: Client, args: argparse.Namespace) -> None:
@@ -338,6 +455,30 @@ def cmd_models_download(c: Client, args: argparse.Namespace) -> None:
     )
 
 
+def cmd_models_verify(c: Client, args: argparse.Namespace) -> None:
+    """Exit status 1 (a ModelyardError) when any frozen file differs."""
+    from modelyard.client.uris import parse_model_ref
+    from modelyard.errors import InvalidState
+
+    mv = c.resolve_model_version(parse_model_ref(args.model, bare_is_latest=True))
+    result = c.verify_model_version(mv.name, mv.version)
+
+    def human() -> str:
+        head = f"{result.name} version {result.version} (sha256:{result.digest}): "
+        head += f"{result.checked} frozen file(s) " + ("intact" if result.ok else "DIFFER")
+        rows = [
+            (d.problem.upper(), d.path, d.expected_sha256 or "", d.found_sha256 or "")
+            for d in result.differences
+        ]
+        if not rows:
+            return head
+        return head + "\n" + table(["PROBLEM", "PATH", "EXPECTED SHA-256", "FOUND SHA-256"], rows)
+
+    emit(args, result, human)
+    if not result.ok:
+        raise InvalidState(f"{result.name} version {result.version} does not match its manifest.")
+
+
 def cmd_artifacts_upload(c: Client, args: argparse.Namespace) -> None:
     from pathlib import Path
 
@@ -372,7 +513,7 @@ def cmd_artifacts_list(c: Client, args: argparse.Namespace) -> None:
         lambda: table(
             ["PATH", "SIZE"],
             [
-                (f.path + "/" if f.is_dir else f.path, "" if f.is_dir else f.file_size)
+                (f.path + "/" if f.is_dir else f.path, "" if f.is_dir else human_size(f.file_size))
                 for f in files
             ],
         ),
@@ -410,16 +551,28 @@ def run_command(command: Command, args: argparse.Namespace) -> int:
         return 130
 
 
-def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
+def add_common_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
+    """--tracking-uri and --json, accepted before the command (`modelyard --tracking-uri U
+    runs list`) and after it. After the command they default to SUPPRESS, so a value given
+    before the command is not overwritten by the subcommand's default."""
+    parser.add_argument(
         "--tracking-uri",
         metavar="URL",
-        default=None,
+        default=None if top_level else argparse.SUPPRESS,
         help="tracking server [MODELYARD_TRACKING_URI, MLFLOW_TRACKING_URI; "
         "default http://127.0.0.1:5000]",
     )
-    common.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=False if top_level else argparse.SUPPRESS,
+        help="print JSON instead of a table",
+    )
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    add_common_options(common, top_level=False)
     return common
 
 
@@ -452,6 +605,7 @@ def add_client_commands(sub: SubParsers) -> None:
         fn: Command,
         helptext: str,
         *,
+        example: str,
         transfers: bool = False,
     ) -> argparse.ArgumentParser:
         parents = [common, transfer] if transfers else [common]
@@ -459,19 +613,28 @@ def add_client_commands(sub: SubParsers) -> None:
             name,
             help=helptext,
             description=helptext,
-            epilog=EXIT_CODES,
+            epilog=f"example:\n  {example}\n\n{EXIT_CODES}",
             formatter_class=fmt,
             parents=parents,
         )
         p.set_defaults(func=lambda args: run_command(fn, args))
         return p
 
+    max_results = positive_int(50_000)
+    name_help = "registered model name, e.g. mnist_test"
+    version_help = "version number, from 1"
+
     # experiments
     g = group("experiments", "List experiments on a tracking server.")
-    p = command(g, "list", cmd_experiments_list, "List experiments.")
+    p = command(
+        g, "list", cmd_experiments_list, "List experiments.",
+        example="modelyard experiments list --filter \"name LIKE 'mnist%%'\"",
+    )  # fmt: skip
     p.add_argument("--filter", help="MLflow search filter, e.g. \"name LIKE 'mnist%%'\"")
-    p.add_argument("--all", action="store_true", help="include deleted experiments")
-    p.add_argument("--max-results", type=int, default=1000, metavar="N")
+    p.add_argument(
+        "--all", "--deleted", dest="all", action="store_true", help="include deleted experiments"
+    )
+    p.add_argument("--max-results", type=max_results, default=1000, metavar="N")
 
     # runs
     g = group("runs", "List and inspect runs.")
@@ -480,13 +643,15 @@ def add_client_commands(sub: SubParsers) -> None:
         "list",
         cmd_runs_list,
         "List runs, filtered and ordered with MLflow's search grammar.",
+        example="modelyard runs list -e mnist --filter 'metrics.acc > 0.9' "
+        "--columns metrics.acc,params.lr",
     )
     p.add_argument(
         "--experiment",
         "-e",
         action="append",
         metavar="ID_OR_NAME",
-        help="experiment to search (repeatable; default: every active experiment)",
+        help="experiment to search, by name or ID (repeatable; default: every active experiment)",
     )
     p.add_argument(
         "--filter",
@@ -498,10 +663,22 @@ def add_client_commands(sub: SubParsers) -> None:
         metavar="CLAUSE",
         help="e.g. 'metrics.acc DESC' (repeatable; default: newest first)",
     )
-    p.add_argument("--all", action="store_true", help="include deleted runs")
-    p.add_argument("--max-results", type=int, default=100, metavar="N")
-    p = command(g, "show", cmd_runs_show, "Show a run's info, params, latest metrics and tags.")
-    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument(
+        "--columns",
+        type=columns_arg,
+        metavar="COLS",
+        help="extra columns, comma-separated: metrics.acc,params.lr,tags.team,attributes.user_id",
+    )
+    p.add_argument("--all", action="store_true", help="list every matching run, page after page")
+    p.add_argument("--deleted", action="store_true", help="include deleted runs")
+    p.add_argument(
+        "--max-results", type=max_results, default=100, metavar="N", help="page size (default 100)"
+    )
+    p = command(
+        g, "show", cmd_runs_show, "Show a run's info, params, latest metrics and tags.",
+        example="modelyard runs show 0f3a9c2e5b7d4e1f8a6b2c9d0e7f1a3b",
+    )  # fmt: skip
+    p.add_argument("run_id", metavar="RUN_ID", help="the run's ID (32 hex characters)")
 
     # models
     g = group("models", "Registered models: list, inspect, promote, alias, roll back, download.")
@@ -510,20 +687,25 @@ def add_client_commands(sub: SubParsers) -> None:
         "list",
         cmd_models_list,
         "List registered models with their latest, Staging and Production versions.",
+        example="modelyard models list --filter \"name LIKE 'mnist%%'\"",
     )
     p.add_argument("--filter", help="e.g. \"name LIKE 'mnist%%'\"")
-    p.add_argument("--max-results", type=int, default=100, metavar="N")
-    p = command(g, "show", cmd_models_show, "Show a registered model and its versions.")
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("--max-results", type=positive_int(1000), default=100, metavar="N")
+    p = command(
+        g, "show", cmd_models_show, "Show a registered model and its versions.",
+        example="modelyard models show mnist_test",
+    )  # fmt: skip
+    p.add_argument("name", metavar="NAME", help=name_help)
     p = command(
         g,
         "promote",
         cmd_models_promote,
         "Move a model version to a stage. On a modelyard server Staging and "
         "Production hold one version each: the version they held is archived.",
+        example="modelyard models promote mnist_test 3 --to Production --comment 'beats v2'",
     )
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("version", metavar="VERSION", type=version_arg)
+    p.add_argument("name", metavar="NAME", help=name_help)
+    p.add_argument("version", metavar="VERSION", type=version_arg, help=version_help)
     p.add_argument(
         "--to",
         required=True,
@@ -537,23 +719,33 @@ def add_client_commands(sub: SubParsers) -> None:
         action="store_true",
         help="archive the versions now in the target stage (MLflow's archive_existing_versions)",
     )
-    p = command(g, "alias", cmd_models_alias, "Point an alias (e.g. champion) at a version.")
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("alias", metavar="ALIAS")
-    p.add_argument("version", metavar="VERSION", type=version_arg, nargs="?")
+    p = command(
+        g, "alias", cmd_models_alias, "Point an alias (e.g. champion) at a version.",
+        example="modelyard models alias mnist_test champion 3",
+    )  # fmt: skip
+    p.add_argument("name", metavar="NAME", help=name_help)
+    p.add_argument("alias", metavar="ALIAS", help="alias name, e.g. champion")
+    p.add_argument(
+        "version", metavar="VERSION", type=version_arg, nargs="?",
+        help="version to point at (omit with --delete)",
+    )  # fmt: skip
     p.add_argument("--delete", action="store_true", help="remove the alias instead")
-    p = command(g, "history", cmd_models_history, "Show a model's promotion history, newest first.")
-    p.add_argument("name", metavar="NAME")
+    p = command(
+        g, "history", cmd_models_history, "Show a model's promotion history, newest first.",
+        example="modelyard models history mnist_test --version 3",
+    )  # fmt: skip
+    p.add_argument("name", metavar="NAME", help=name_help)
     p.add_argument("--version", type=version_arg, help="only this version's events")
-    p.add_argument("--max-results", type=int, default=100, metavar="N")
+    p.add_argument("--max-results", type=positive_int(1000), default=100, metavar="N")
     p = command(
         g,
         "rollback",
         cmd_models_rollback,
         "Give a stage back to the version that held it before the current one "
         "(modelyard servers only).",
+        example="modelyard models rollback mnist_test --stage Production --comment 'v3 regressed'",
     )
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", metavar="NAME", help=name_help)
     p.add_argument(
         "--stage",
         type=stage_arg,
@@ -566,6 +758,7 @@ def add_client_commands(sub: SubParsers) -> None:
         "download",
         cmd_models_download,
         "Download a model version's files into DIR.",
+        example="modelyard models download mnist_test/Production ./model",
         transfers=True,
     )
     p.add_argument(
@@ -575,6 +768,20 @@ def add_client_commands(sub: SubParsers) -> None:
         "a bare NAME is its latest version; a models:/ prefix is accepted",
     )
     p.add_argument("dir", metavar="DIR", help="destination directory (created if missing)")
+    p = command(
+        g,
+        "verify",
+        cmd_models_verify,
+        "Have the server re-read a model version's files and compare them with the "
+        "manifest frozen at registration; exit status 1 when any differ.",
+        example="modelyard models verify mnist_test/Production",
+    )
+    p.add_argument(
+        "model", metavar="NAME[/STAGE|/VERSION|@ALIAS]", help="e.g. mnist_test/Production"
+    )
+    from modelyard.approvals_cli import add_approval_commands
+
+    add_approval_commands(g, command)
 
     # artifacts
     g = group("artifacts", "Upload, download and list run artifacts.")
@@ -583,9 +790,10 @@ def add_client_commands(sub: SubParsers) -> None:
         "upload",
         cmd_artifacts_upload,
         "Upload a file or a directory's files to a run's artifacts.",
+        example="modelyard artifacts upload <run_id> output_model --artifact-path model",
         transfers=True,
     )
-    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("run_id", metavar="RUN_ID", help="the run to upload to")
     p.add_argument("local_path", metavar="PATH", help="file or directory to upload")
     p.add_argument("--artifact-path", metavar="DIR", help="folder in the run (default: root)")
     p = command(
@@ -593,6 +801,7 @@ def add_client_commands(sub: SubParsers) -> None:
         "download",
         cmd_artifacts_download,
         "Download artifacts (a file or folder) into DIR.",
+        example="modelyard artifacts download runs:/<run_id>/model ./model",
         transfers=True,
     )
     p.add_argument(
@@ -602,6 +811,11 @@ def add_client_commands(sub: SubParsers) -> None:
         "or an mlflow-artifacts:/ URI",
     )
     p.add_argument("dir", metavar="DIR", help="destination (created if missing)")
-    p = command(g, "list", cmd_artifacts_list, "List a run's artifacts under PATH.")
-    p.add_argument("run_id", metavar="RUN_ID")
-    p.add_argument("path", metavar="PATH", nargs="?", default=None)
+    p = command(
+        g, "list", cmd_artifacts_list, "List a run's artifacts under PATH.",
+        example="modelyard artifacts list <run_id> model",
+    )  # fmt: skip
+    p.add_argument("run_id", metavar="RUN_ID", help="the run whose artifacts to list")
+    p.add_argument(
+        "path", metavar="PATH", nargs="?", default=None, help="folder in the run (default: root)"
+    )

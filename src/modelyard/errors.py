@@ -78,6 +78,12 @@ class InvalidState(ModelyardError):
     code = "INVALID_STATE"
 
 
+class ResourceConflict(ModelyardError):
+    """The request conflicts with the resource's state (409; e.g. a frozen artifact)."""
+
+    code = "RESOURCE_CONFLICT"
+
+
 class NotImplementedByServer(ModelyardError):
     code = "NOT_IMPLEMENTED"
 
@@ -96,6 +102,23 @@ class TemporarilyUnavailable(ModelyardError):
 
 class InternalError(ModelyardError):
     code = "INTERNAL_ERROR"
+
+
+class RequestTooLarge(InvalidParameterValue):
+    """A request body over the server's limit: HTTP 413, with MLflow's code for bad input
+    (MLflow has no code of its own for it), so clients do not retry it."""
+
+    @property
+    def http_status(self) -> int:
+        return 413
+
+
+class RequestTimeout(BadRequest):
+    """The client stopped sending its request body: HTTP 408."""
+
+    @property
+    def http_status(self) -> int:
+        return 408
 
 
 _BY_CODE: dict[str, type[ModelyardError]] = {

@@ -44,6 +44,10 @@ class HistoryCause:
     REQUEST = "request"
     DISPLACED = "displaced"  # archived because another version took its stage
     ROLLBACK = "rollback"
+    # Approvals (service/transition_requests.py):
+    APPROVAL = "approval"  # performed by approving a transition request
+    OVERRIDE = "override"  # moved directly, where approval is required, by a holder of the right
+    SYSTEM = "system"  # drawn by the system, e.g. a request voided when its version moved
 
 
 @dataclass(frozen=True, slots=True)

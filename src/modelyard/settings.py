@@ -9,12 +9,16 @@ documents each one.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 DEFAULT_DATA_DIR = "./modelyard-data"
+
+# MLflow's `mlflow gc --older-than` format: 1d2h3m4s, any part left out.
+_DURATION = re.compile(r"^(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?$")
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,134 @@ SETTINGS_SPEC: tuple[Setting, ...] = (
         "client asks with archive_existing_versions).",
         choices=("exclusive", "mlflow"),
     ),
+    # -- authentication (README "Authentication") --
+    Setting(
+        "auth",
+        "--auth",
+        False,
+        "Require users to sign in (HTTP Basic, Bearer access tokens, the UI's login page) "
+        "and enforce permissions. The first admin comes from MODELYARD_ADMIN_USERNAME / "
+        "MODELYARD_ADMIN_PASSWORD (or MLflow's MLFLOW_AUTH_ADMIN_USERNAME / _PASSWORD).",
+        bool,
+    ),
+    Setting(
+        "app_name",
+        "--app-name",
+        None,
+        "MLflow's spelling: --app-name basic-auth turns authentication on like --auth.",
+        choices=("basic-auth",),
+    ),
+    Setting(
+        "auth_default_permission",
+        "--auth-default-permission",
+        "READ",
+        "With auth on: what a signed-in user may do on experiments and models nobody "
+        "granted them anything on.",
+        choices=("READ", "EDIT", "MANAGE", "NO_PERMISSIONS"),
+    ),
+    Setting(
+        "auth_protected_aliases",
+        "--auth-protected-aliases",
+        "champion,production",
+        "With auth on: model aliases (comma-separated) that only users with the Production "
+        "right may set or delete; a model may override the list.",
+    ),
+    Setting(
+        "request_body_timeout",
+        "--request-body-timeout",
+        60.0,
+        "Seconds a request may go without sending any of its body before it is answered "
+        "408 (a stalled upload is removed); 0 waits for ever.",
+        float,
+    ),
+    Setting(
+        "gc_interval",
+        "--gc-interval",
+        None,
+        "Run garbage collection (as `modelyard gc`) this often, e.g. 6h or 1d. Default: off.",
+    ),
+    Setting(
+        "gc_older_than",
+        "--gc-older-than",
+        "30d",
+        "What the scheduled garbage collection removes: runs, experiments and logged "
+        "models deleted longer ago than this.",
+    ),
+    Setting(
+        "require_approval",
+        "--require-approval",
+        "",
+        "Stages a version may enter only through an approved transition request, comma "
+        "separated (Production, Staging or both); a model's own approval policy overrides "
+        "it. Someone with the stage right may still move a version directly. Default: none.",
+    ),
+    Setting(
+        "approval_four_eyes",
+        "--approval-four-eyes",
+        False,
+        "Four-eyes rule: the user who requested a transition may not approve it.",
+        bool,
+    ),
+    # -- webhooks (README "Webhooks") --
+    Setting(
+        "secret_key",
+        "--secret-key",
+        None,
+        "Passphrase that encrypts webhook secrets at rest (Fernet). Without it the server "
+        "refuses to store a secret. Rotate with 'new,old': the first encrypts, all decrypt, "
+        "and start-up re-encrypts stored secrets under the first.",
+    ),
+    Setting(
+        "webhook_allow_http",
+        "--webhook-allow-http",
+        False,
+        "Allow plain http:// webhook URLs (default: https only).",
+        bool,
+    ),
+    Setting(
+        "webhook_allow_private",
+        "--webhook-allow-private",
+        False,
+        "Allow webhook targets on loopback, private or link-local addresses (checked against "
+        "the address actually connected at each delivery).",
+        bool,
+    ),
+    Setting(
+        "webhook_timeout",
+        "--webhook-timeout",
+        10,
+        "Seconds a webhook delivery may take to connect, and to answer.",
+        int,
+    ),
+    Setting(
+        "webhook_retry_base_ms",
+        "--webhook-retry-base-ms",
+        10_000,
+        "First retry delay of a failed delivery in milliseconds; it doubles per attempt "
+        "(at most an hour) with random jitter.",
+        int,
+    ),
+    Setting(
+        "webhook_retry_hours",
+        "--webhook-retry-hours",
+        24,
+        "How long a delivery is retried after its event before it is marked failed.",
+        int,
+    ),
+    Setting(
+        "webhook_poll_ms",
+        "--webhook-poll-ms",
+        1000,
+        "How often each server process looks for due webhook deliveries, in milliseconds.",
+        int,
+    ),
+    Setting(
+        "webhook_log_days",
+        "--webhook-log-days",
+        30,
+        "Days finished webhook deliveries stay in the delivery log before they are pruned.",
+        int,
+    ),
 )
 
 
@@ -123,6 +255,35 @@ class Settings:
     workers: int = 1
     log_level: str = "info"
     stage_policy: str = "exclusive"
+    auth: bool = False
+    app_name: str | None = None
+    auth_default_permission: str = "READ"
+    auth_protected_aliases: str = "champion,production"
+
+    @property
+    def auth_enabled(self) -> bool:
+        return self.auth or self.app_name == "basic-auth"
+
+    request_body_timeout: float = 60.0
+    gc_interval: str | None = None
+    gc_older_than: str = "30d"
+    require_approval: str = ""
+    approval_four_eyes: bool = False
+
+    @property
+    def approval_stages(self) -> tuple[str, ...]:
+        """--require-approval as canonical stage names."""
+        named = {part.strip().lower() for part in self.require_approval.split(",")}
+        return tuple(s for s in ("Staging", "Production") if s.lower() in named)
+
+    secret_key: str | None = None
+    webhook_allow_http: bool = False
+    webhook_allow_private: bool = False
+    webhook_timeout: int = 10
+    webhook_retry_base_ms: int = 10_000
+    webhook_retry_hours: int = 24
+    webhook_poll_ms: int = 1000
+    webhook_log_days: int = 30
 
     @property
     def store_uri(self) -> str:
@@ -168,6 +329,13 @@ def _coerce(spec: Setting, raw: str) -> Any:
             raise ValueError(
                 f"MODELYARD_{spec.name.upper()} must be an integer, got {raw!r}"
             ) from None
+    if spec.kind is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(
+                f"MODELYARD_{spec.name.upper()} must be a number, got {raw!r}"
+            ) from None
     return raw
 
 
@@ -198,6 +366,12 @@ def validate(settings: Settings) -> None:
         raise ValueError(
             f"stage policy must be 'exclusive' or 'mlflow', got {settings.stage_policy!r}"
         )
+    named = {p.strip().lower() for p in settings.require_approval.split(",") if p.strip()}
+    unknown = named - {"staging", "production"}
+    if unknown:
+        raise ValueError(
+            f"--require-approval takes Staging and/or Production, got {settings.require_approval!r}"
+        )
     if settings.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {settings.workers}")
     if settings.s3_addressing_style not in (None, "path", "virtual", "auto"):
@@ -209,6 +383,22 @@ def validate(settings: Settings) -> None:
         raise ValueError(
             f"--s3-checksums must be when_required or when_supported, got {settings.s3_checksums!r}"
         )
+    if settings.app_name not in (None, "basic-auth"):
+        raise ValueError(f"--app-name must be basic-auth, got {settings.app_name!r}")
+    if settings.auth_default_permission not in ("READ", "EDIT", "MANAGE", "NO_PERMISSIONS"):
+        raise ValueError(
+            "--auth-default-permission must be READ, EDIT, MANAGE or NO_PERMISSIONS, "
+            f"got {settings.auth_default_permission!r}"
+        )
+    for flag, duration in (
+        ("--gc-interval", settings.gc_interval),
+        ("--gc-older-than", settings.gc_older_than),
+    ):
+        if duration is not None and not _DURATION.match(duration.strip() or "x"):
+            raise ValueError(f"{flag} must be a duration such as 6h, 1d or 1d12h, got {duration!r}")
+    for name in ("webhook_timeout", "webhook_retry_base_ms", "webhook_poll_ms"):
+        if getattr(settings, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
     if settings.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
         raise ValueError(f"unknown log level {settings.log_level!r}")
 

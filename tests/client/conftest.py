@@ -16,7 +16,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ import pytest
 from servers import free_port, wait_healthy
 
 from modelyard.app import create_app
+from modelyard.cli import main
 from modelyard.client import Client, fluent, set_tracking_uri
 from modelyard.settings import Settings
 
@@ -149,3 +150,18 @@ def model_dir(tmp_path: Path) -> Path:
     (root / "README.txt").write_text("mnist model\n")
     (root / "config" / "empty.marker").write_bytes(b"")
     return root
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """Run `modelyard ARGS` in-process; answer (exit code, stdout, stderr)."""
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # argparse: usage errors and --help
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from servers import ServerProcess, free_port
 
-from modelyard.cli import build_parser, main
+from modelyard.cli import build_parser
 from modelyard.client import Client
 from modelyard.entities import Metric, Param
 
@@ -24,21 +24,6 @@ from .helpers import tree, unique
 
 Result = tuple[int, str, str]
 Cli = Callable[..., Result]
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
-    """Run `modelyard ARGS` in-process; answer (exit code, stdout, stderr)."""
-
-    def run(*argv: str) -> Result:
-        try:
-            code = main(list(argv))
-        except SystemExit as exc:  # argparse: usage errors and --help
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def _model_with_versions(url: str, model_dir: Path, n: int = 2) -> tuple[str, list[str]]:

@@ -49,6 +49,11 @@ def raw_request(
         return response.status, {k.lower(): v for k, v in response.getheaders()}, data
 
 
+def sha(data: bytes) -> str:
+    """The `sha256` a listing carries for a file uploaded through the server."""
+    return hashlib.sha256(data).hexdigest()
+
+
 def unique(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
@@ -148,7 +153,9 @@ def test_ajax_family_serves_the_same_routes(client: httpx.Client) -> None:
     assert client.put(f"/ajax-api/2.0/mlflow-artifacts/artifacts/{path}", content=b"x").json() == {}
     assert client.get(f"{ART}/{path}").content == b"x"
     listing = client.get("/ajax-api/2.0/mlflow-artifacts/artifacts", params={"path": path[:-6]})
-    assert listing.json() == {"files": [{"path": "a.txt", "is_dir": False, "file_size": 1}]}
+    assert listing.json() == {
+        "files": [{"path": "a.txt", "is_dir": False, "file_size": 1, "sha256": sha(b"x")}]
+    }
 
 
 # -- listing and deleting ---------------------------------------------------------------------
@@ -160,7 +167,7 @@ def test_listing_shape_matches_mlflow(client: httpx.Client) -> None:
     assert response.status_code == 200
     assert response.json() == {
         "files": [
-            {"path": "b.txt", "is_dir": False, "file_size": 2},
+            {"path": "b.txt", "is_dir": False, "file_size": 2, "sha256": sha(b"bb")},
             {"path": "model", "is_dir": True},
         ]
     }
@@ -180,7 +187,7 @@ def test_delete_file_then_directory(client: httpx.Client) -> None:
     assert (response.status_code, response.json()) == (200, {})
     assert client.delete(f"{ART}/{base}/d/").json() == {}  # MLflow's client adds the slash
     assert client.get(ART, params={"path": base}).json() == {
-        "files": [{"path": "keep.txt", "is_dir": False, "file_size": 1}]
+        "files": [{"path": "keep.txt", "is_dir": False, "file_size": 1, "sha256": sha(b"k")}]
     }
     assert client.delete(f"{ART}/{base}/never-was").status_code == 200
 
@@ -339,13 +346,15 @@ def test_run_artifacts_list_and_get_through_the_proxied_root(client: httpx.Clien
         "root_uri": root_uri,
         "files": [
             {"path": "model", "is_dir": True},
-            {"path": "notes.txt", "is_dir": False, "file_size": 5},
+            {"path": "notes.txt", "is_dir": False, "file_size": 5, "sha256": sha(b"hello")},
         ],
     }
     listing = client.get(
         "/ajax-api/2.0/mlflow/artifacts/list", params={"run_uuid": run_id, "path": "model"}
     )
-    assert listing.json()["files"] == [{"path": "model/MLmodel", "is_dir": False, "file_size": 12}]
+    assert listing.json()["files"] == [
+        {"path": "model/MLmodel", "is_dir": False, "file_size": 12, "sha256": sha(b"flavors: {}\n")}
+    ]
 
     response = client.get("/get-artifact", params={"run_id": run_id, "path": "model/MLmodel"})
     assert response.status_code == 200

@@ -135,6 +135,9 @@ def test_client_vanishing_mid_upload_aborts_the_multipart_upload(
     assert not destination.exists(path)
 
 
+A_SHA = hashlib.sha256(b"a").hexdigest()
+
+
 def test_list_download_and_delete_a_tree(client: httpx.Client) -> None:
     base = f"{unique()}/artifacts"
     for rel, data in [("a.txt", b"a"), ("model/MLmodel", b"flavors: {}\n"), ("model/w.bin", b"ww")]:
@@ -142,7 +145,7 @@ def test_list_download_and_delete_a_tree(client: httpx.Client) -> None:
     listing = client.get(ART, params={"path": base}).json()
     assert listing == {
         "files": [
-            {"path": "a.txt", "is_dir": False, "file_size": 1},
+            {"path": "a.txt", "is_dir": False, "file_size": 1, "sha256": A_SHA},
             {"path": "model", "is_dir": True},
         ]
     }
@@ -150,7 +153,7 @@ def test_list_download_and_delete_a_tree(client: httpx.Client) -> None:
     assert got.content == b"flavors: {}\n" and got.headers["content-type"] == "text/plain"
     assert client.delete(f"{ART}/{base}/model").status_code == 200
     assert client.get(ART, params={"path": base}).json() == {
-        "files": [{"path": "a.txt", "is_dir": False, "file_size": 1}]
+        "files": [{"path": "a.txt", "is_dir": False, "file_size": 1, "sha256": A_SHA}]
     }
     missing = client.get(f"{ART}/{base}/model/MLmodel")
     assert missing.status_code == 404

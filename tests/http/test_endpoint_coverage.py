@@ -24,6 +24,7 @@ SERVED_FAMILIES = (
     "registered-models/",
     "model-versions/",
     "logged-models",
+    "webhooks",
 )
 
 NOT_SERVED = {
@@ -37,7 +38,6 @@ NOT_SERVED_FAMILIES = {
     "traces": "GenAI tracing is out of scope for now",
     "unified-traces": "GenAI tracing is out of scope for now",
     "get-online-trace-details": "GenAI tracing is out of scope for now",
-    "webhooks": "not yet: registry webhooks are a later issue",
     "datasets/": "GenAI evaluation datasets are out of scope for now",
     "gateway/": "AI gateway is out of scope",
     "issues": "GenAI issue tracking is out of scope",

@@ -9,6 +9,8 @@ multipart path.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -30,6 +32,7 @@ from modelyard.store.artifacts.base import (
     MULTIPART_UPLOAD_UNSUPPORTED,
     TEMP_PREFIX,
 )
+from modelyard.store.artifacts.hashing import Digest, parse_repr_digest, repr_digest
 from modelyard.store.artifacts.paths import clean_artifact_path, resolve_under
 from modelyard.store.artifacts.s3 import MIN_PART_SIZE
 
@@ -199,6 +202,76 @@ def test_a_cancelled_upload_leaves_nothing(artifact_store: ArtifactStore) -> Non
     anyio.run(main)
     assert not artifact_store.exists("cancelled.bin")
     assert leftovers(artifact_store) == []
+
+
+# -- content hashes (put_hashed) -------------------------------------------------------
+def put_hashed(store: ArtifactStore, path: str, chunks: list[bytes], *, sync: bool) -> Digest:
+    async def main() -> Digest:
+        return await store.put_hashed(path, list(chunks) if sync else _agen(chunks))
+
+    return anyio.run(main)
+
+
+# "multipart" is above one S3 part (5 MiB here) and one local write batch.
+@pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
+@pytest.mark.parametrize("size", [0, 70_000, (6 << 20) + 17], ids=["empty", "small", "multipart"])
+def test_put_hashed_returns_the_sha256_of_what_was_stored(
+    artifact_store: ArtifactStore, size: int, sync: bool
+) -> None:
+    data = os.urandom(size)
+    chunks = [data[i : i + 100_000] for i in range(0, size, 100_000)] or [b""]
+    digest = put_hashed(artifact_store, "h/model.bin", chunks, sync=sync)
+    assert digest == Digest(size, hashlib.sha256(data).hexdigest())
+    assert read_all(artifact_store, "h/model.bin") == data
+    stored = artifact_store.stat("h/model.bin")
+    if isinstance(artifact_store, S3ArtifactStore):
+        # Kept in the object's metadata, known without reading the object; also
+        # on the eager small-file path, which reads a range.
+        assert stored.sha256 == digest.sha256
+        assert artifact_store.stat("h/model.bin", read_below=1 << 20).sha256 == digest.sha256
+    else:
+        assert stored.sha256 is None  # a folder keeps bytes only; the database has the hash
+
+
+def test_plain_put_records_no_hash_and_a_broken_hashed_put_leaves_nothing(
+    artifact_store: ArtifactStore,
+) -> None:
+    put(artifact_store, "plain.bin", b"abc")
+    assert artifact_store.stat("plain.bin").sha256 is None
+
+    async def main() -> None:
+        await artifact_store.put_hashed("x/broken.bin", _failing([b"a" * (6 << 20)]))
+
+    with pytest.raises(Boom):
+        anyio.run(main)
+    assert not artifact_store.exists("x/broken.bin")
+    assert leftovers(artifact_store) == []
+
+
+def test_location_names_the_root_stably(artifact_store: ArtifactStore, tmp_path: Path) -> None:
+    if isinstance(artifact_store, S3ArtifactStore):
+        twin: ArtifactStore = S3ArtifactStore(
+            artifact_store.bucket, artifact_store.prefix + "/", artifact_store.connection
+        )
+        assert artifact_store.location.startswith(f"s3://{artifact_store.bucket}/")
+    else:
+        assert isinstance(artifact_store, LocalArtifactStore)
+        twin = LocalArtifactStore(str(artifact_store.root) + "/")
+        assert artifact_store.location == str(artifact_store.root.resolve())
+    assert twin.location == artifact_store.location
+
+
+def test_repr_digest_round_trips_and_rejects_other_algorithms() -> None:
+    sha = hashlib.sha256(b"model").hexdigest()
+    header = repr_digest(sha)
+    assert (
+        header == "sha-256=:" + base64.b64encode(hashlib.sha256(b"model").digest()).decode() + ":"
+    )
+    assert parse_repr_digest(header) == sha
+    assert parse_repr_digest("sha-512=:AAAA:, " + header) == sha
+    assert parse_repr_digest("sha-512=:AAAA:") is None
+    assert parse_repr_digest("sha-256=:not base64!:") is None
+    assert parse_repr_digest(None) is None
 
 
 def test_in_flight_uploads_are_hidden_and_their_names_reserved(

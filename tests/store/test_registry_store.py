@@ -216,16 +216,16 @@ def test_version_fields_tags_and_update(store: SqlRegistryStore) -> None:
         "alice",
     )
     assert mv.tags == (Tag("t", "1"),) and mv.run_link == "http://x"
-    store.set_model_version_tag("m", 1, Tag("t", "2"))
-    store.set_model_version_tag("m", 1, Tag("u", "x"))
-    store.delete_model_version_tag("m", 1, "u")
-    store.delete_model_version_tag("m", 1, "never-set")
+    store.set_model_version_tag("m", 1, Tag("t", "2"), 5)
+    store.set_model_version_tag("m", 1, Tag("u", "x"), 5)
+    store.delete_model_version_tag("m", 1, "u", 5)
+    store.delete_model_version_tag("m", 1, "never-set", 5)
     updated = store.update_model_version("m", 1, "second", 9)
     assert (updated.description, updated.last_updated_timestamp) == ("second", 9)
     assert updated.tags == (Tag("t", "2"),)
     for call in (
-        lambda: store.set_model_version_tag("m", 7, Tag("t", "x")),
-        lambda: store.delete_model_version_tag("m", 7, "t"),
+        lambda: store.set_model_version_tag("m", 7, Tag("t", "x"), 5),
+        lambda: store.delete_model_version_tag("m", 7, "t", 5),
         lambda: store.update_model_version("m", 7, "d", 1),
         lambda: store.delete_model_version("m", 7, at(1)),
     ):
@@ -504,7 +504,7 @@ def test_search_model_versions(store: SqlRegistryStore) -> None:
     model_with_versions(store, "a", 3)
     store.create_registered_model("b", None, [], 1)
     store.create_model_version(new_version("b", run_id="r2", source="runs:/r2/m"), at(50))
-    store.set_model_version_tag("a", 2, Tag("k", "v"))
+    store.set_model_version_tag("a", 2, Tag("k", "v"), 5)
     store.create_model_version(
         new_version("b", tags=(Tag("mlflow.prompt.is_prompt", "true"),)), at(51)
     )

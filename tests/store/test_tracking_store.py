@@ -134,6 +134,24 @@ def test_bulk_interval_samples_keeping_first_and_last(store: SqlTrackingStore) -
     assert [m.step for m in window] == list(range(100, 110))
 
 
+def test_metric_points_for_runs_skips_nan_and_runs_without_the_key(
+    store: SqlTrackingStore,
+) -> None:
+    for rid in ("r1", "r2", "r3"):
+        _run(store, rid)
+    store.log_batch("r1", [Metric("m", float(i), 100 + i, i) for i in range(3)], [], [])
+    store.log_batch("r2", [Metric("m", math.nan, 5, 0), Metric("m", 2.5, 6, 1)], [], [])
+    store.log_batch("r3", [Metric("other", 1.0, 1, 0)], [], [])
+    points = store.metric_points_for_runs(["r1", "r2", "r3"], "m", "step")
+    assert sorted(points["r1"]) == [(0, 0.0), (1, 1.0), (2, 2.0)]
+    assert points["r2"] == [(1, 2.5)]
+    assert "r3" not in points
+    by_time = store.metric_points_for_runs(["r1", "r2"], "m", "timestamp")
+    assert sorted(by_time["r1"]) == [(100, 0.0), (101, 1.0), (102, 2.0)]
+    assert store.latest_metric_keys(["r1", "r3"]) == ["m", "other"]
+    assert store.latest_metric_keys([]) == []
+
+
 def test_tags_upsert_and_run_name_tag_renames(store: SqlTrackingStore) -> None:
     _run(store, "r1")
     store.log_batch("r1", [], [], [Tag("t", "1")])

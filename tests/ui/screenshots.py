@@ -28,6 +28,7 @@ from conftest import launch_chromium  # noqa: E402
 from servers import modelyard_server  # noqa: E402
 
 T0 = 1_717_200_000_000  # 2024-06-01
+FULL_PAGE = {"run.png", "version.png"}
 
 
 def png(width: int, height: int, pixel: Any) -> bytes:
@@ -57,7 +58,6 @@ def fill(url: str, workdir: Path) -> dict[str, str]:
     client = MlflowClient(tracking_uri=url, registry_uri=url)
     rng = random.Random(3)
     exp_id = client.create_experiment("mnist-cnn", tags={"team": "vision"})
-    client.create_experiment("fraud-detection")
     runs: list[str] = []
     for i in range(14):
         lr = [0.1, 0.03, 0.01, 0.003][i % 4]
@@ -138,7 +138,40 @@ def fill(url: str, workdir: Path) -> dict[str, str]:
     client.transition_model_version_stage("fraud-detector", "2", "Production")
     register("churn-xgb", 1, newest=6)
     client.transition_model_version_stage("churn-xgb", "1", "Staging")
-    return {"experiment": exp_id, "run": runs[-1]}
+    logged = log_sklearn_model(url)
+    return {"experiment": exp_id, "run": runs[-1], "logged": logged}
+
+
+def log_sklearn_model(url: str) -> str:
+    """An MLflow 3 logged model (sklearn, with a signature), registered: its version page."""
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LogisticRegression
+
+    mlflow.set_tracking_uri(url)
+    rng = random.Random(5)
+    frame = pd.DataFrame(
+        {
+            "amount": [rng.uniform(1, 900) for _ in range(60)],
+            "hour": [rng.randint(0, 23) for _ in range(60)],
+            "merchant_risk": [rng.random() for _ in range(60)],
+        }
+    )
+    labels = (frame["merchant_risk"] > 0.7).astype(int)
+    model = LogisticRegression().fit(frame, labels)
+    experiment = mlflow.set_experiment("fraud-detection")
+    with mlflow.start_run(experiment_id=experiment.experiment_id, run_name="logreg-baseline"):
+        mlflow.log_params({"C": 1.0, "solver": "lbfgs"})
+        mlflow.log_metrics({"auc": 0.962, "precision": 0.91, "recall": 0.88})
+        mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=infer_signature(frame, model.predict(frame)),
+            registered_model_name="fraud-logreg",
+            pip_requirements=["scikit-learn"],
+        )
+    return "fraud-logreg"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,19 +197,30 @@ def main(argv: list[str] | None = None) -> int:
                 (
                     "run.png",
                     f"/runs/{ids['run']}?artifact=plots/confusion_matrix.png",
-                    ".chart[data-ready]",
+                    ".chart",
+                ),
+                (
+                    "charts.png",
+                    f"/experiments/{ids['experiment']}/charts?smooth=0.6",
+                    ".panel-chart",
+                ),
+                (
+                    "plots.png",
+                    f"/experiments/{ids['experiment']}/plots?sx=params.lr&sy=metrics.accuracy",
+                    "#parallel",
                 ),
                 ("models.png", "/models", None),
                 ("model.png", "/models/mnist_test", None),
+                ("version.png", f"/models/{ids['logged']}/versions/1?artifact=MLmodel", None),
             ]
             for name, path, ready in shots:
                 page.goto(path)
                 if ready:
-                    for chart in page.locator(".chart").all():
+                    for chart in page.locator(ready.split("[")[0]).all():
                         chart.scroll_into_view_if_needed()
                         chart.and_(page.locator("[data-ready]")).wait_for()
                     page.evaluate("window.scrollTo(0, 0)")
-                page.screenshot(path=str(args.out / name), full_page=name == "run.png")
+                page.screenshot(path=str(args.out / name), full_page=name in FULL_PAGE)
                 print(args.out / name)
             browser.close()
     return 0

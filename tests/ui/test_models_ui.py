@@ -63,7 +63,8 @@ def test_promoting_by_clicking_archives_the_previous_holder(
     page.get_by_label("Comment").fill("better on the holdout set")
     page.locator("#confirm-stage").click()
 
-    expect(page).to_have_url(f"/models/{name}/versions/2?done=stage")
+    expect(page).to_have_url(f"/models/{name}/versions/2?done=stage&archived=1")
+    expect(page.locator(".alert.ok")).to_have_text("Stage changed. Version 1 moved to Archived.")
     expect(page.locator("#current-stage")).to_have_text("Production")
     assert client.get_model_version(name, "1").current_stage == "Archived"
 

@@ -70,24 +70,14 @@ def test_report_renders_tables_and_goal_marks(
             bench_scale.Row("slow", [150.0] * 20, "100 rows"),
         ],
         ingest=[
-            {
-                "processes": 1,
-                "threads": 3,
-                "points_per_s": 1000.0,
-                "requests_per_s": 1.0,
-                "p50_ms": 1.0,
-                "p95_ms": 2.0,
-                "cpu_busy_pct": 50.0,
-            },
-            {
-                "processes": 2,
-                "threads": 6,
-                "points_per_s": 1900.0,
-                "requests_per_s": 1.9,
-                "p50_ms": 1.0,
-                "p95_ms": 2.0,
-                "cpu_busy_pct": 90.0,
-            },
+            # SQLite-like goal: 150k points/s at 8+ writers; 64 writers also need
+            # p95 < 100 ms and nothing lost.
+            bench_scale.IngestCell(
+                "sqlite", 1, 8, 1000, 160_000.0, 20.0, 40.0, 0, 900, 900, 1.0, 1.2
+            ),
+            bench_scale.IngestCell(
+                "postgresql", 2, 64, 100, 90_000.0, 50.0, 99.0, 0, 500, 400, 1.0, 2.5
+            ),
         ],
     )
     args = argparse.Namespace(
@@ -96,11 +86,14 @@ def test_report_renders_tables_and_goal_marks(
         repeat=20,
         backends=["postgresql"],
         ingest_seconds=5.0,
-        threads_per_process=3,
     )
     text = bench_scale.report([result], generate.QUICK, args)
     assert "| fast | 5.0 | 5.0 | 20 | 100 rows | ✓ |" in text
     assert "| slow | 150.0 | 150.0 | 20 | 100 rows | ✗ |" in text
-    assert "| 2 | 6 | 1,900 | 1.9 | 1.0 | 2.0 | 1.90× | 90% |" in text
+    assert "| sqlite | 1 | 8 | 1000 | 160,000 | 20.0 | 40.0 | 0 | 0 | 1.0 → 1.2 | ✓ |" in text
+    # 100 points acknowledged but not stored: a loss fails the goal; the load moved by 1.5.
+    assert (
+        "| postgresql | 2 | 64 | 100 | 90,000 | 50.0 | 99.0 | 0 | 100 | 1.0 → 2.5 ⚠ | ✗ |" in text
+    )
     assert bench_scale.percentile([1.0, 2.0, 3.0, 4.0], 0.95) == 4.0
     assert bench_scale.percentile([float(i) for i in range(1, 101)], 0.95) == 95.0

@@ -16,7 +16,8 @@ client does not carry: such URIs are refused with a message saying so.
 Uploads stream each file in 1 MiB chunks with its Content-Length (never a
 whole-file read); downloads stream into a temporary file beside the target
 and rename it into place, so an interrupted download leaves no partial file
-under the final name.
+under the final name. Each download is checked against the `Repr-Digest` the
+server sends (client/digests.py); a mismatch raises and keeps nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
+from modelyard.client.digests import DownloadCheck
 from modelyard.client.progress import Progress
 from modelyard.client.rest import ARTIFACTS_API, InvalidArgument, Rest
 from modelyard.client.wire import FileInfo, file_info
@@ -103,10 +105,14 @@ class ProxiedArtifacts:
 
     def get(self, rel: str, dst: BinaryIO, progress: Progress | None) -> None:
         with self.rest.stream("GET", self._path(rel)) as response:
+            check = DownloadCheck(f"{self.uri}/{rel}", response.headers)
             for chunk in response.iter_bytes(CHUNK):
                 dst.write(chunk)
+                check.update(chunk)
                 if progress is not None:
                     progress.advance(len(chunk))
+            # Raising here makes `download` discard the temporary file.
+            check.finish()
 
 
 @dataclass

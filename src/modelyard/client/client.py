@@ -25,14 +25,18 @@ from typing import Any
 import httpx
 
 from modelyard.client import artifacts as art
+from modelyard.client import manifests as manifests_wire
 from modelyard.client import wire
+from modelyard.client.approvals import ApprovalMethods
 from modelyard.client.batcher import MetricBatcher
 from modelyard.client.progress import Progress
 from modelyard.client.rest import InvalidArgument, Json, Rest, encode_float
 from modelyard.client.uris import ModelRef, canonical_stage, parse_model_ref, parse_runs_uri
+from modelyard.client.webhooks import WebhookCalls
 from modelyard.client.wire import FileInfo
 from modelyard.entities import Experiment, Metric, Page, Param, Run, RunStatus, Tag, ViewType
 from modelyard.errors import ResourceAlreadyExists, ResourceDoesNotExist
+from modelyard.integrity_entities import Manifest, Verification
 from modelyard.registry_entities import HistoryEvent, ModelVersion, RegisteredModel, StageHolder
 
 # MLflow's log-batch limits (mlflow/utils/validation.py).
@@ -59,7 +63,7 @@ def _page(answer: Json) -> str | None:
     return answer.get("next_page_token") or None
 
 
-class Client:
+class Client(ApprovalMethods, WebhookCalls):
     """A connection to one tracking server.
 
     `tracking_uri` defaults to `modelyard.get_tracking_uri()` (the
@@ -578,6 +582,21 @@ class Client:
             {"name": name, "stage": stage, "comment": comment},
         )
         return wire.model_version(answer["model_version"])
+
+    # -- frozen manifests (modelyard's endpoints) ----------------------------------
+    def get_model_version_manifest(self, name: str, version: int | str) -> Manifest:
+        """The files `version` (a number, stage or `@alias`) froze when it was registered."""
+        answer = self.rest.modelyard(
+            "GET", "model-versions/manifest", {"name": name, "version": str(version)}
+        )
+        return manifests_wire.manifest(answer["manifest"])
+
+    def verify_model_version(self, name: str, version: int | str) -> Verification:
+        """Have the server re-read the version's files and compare them with its manifest."""
+        answer = self.rest.modelyard(
+            "POST", "model-versions/verify", {"name": name, "version": str(version)}
+        )
+        return manifests_wire.verification(answer["verification"])
 
     # -- models:/ URIs ---------------------------------------------------------
     def resolve_model_version(self, model_uri: str | ModelRef) -> ModelVersion:

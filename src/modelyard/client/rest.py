@@ -106,13 +106,22 @@ def encode_float(value: float) -> float | str:
 
 
 def _auth_from_env() -> tuple[httpx.Auth | None, dict[str, str]]:
-    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
-    if token:
-        return None, {"Authorization": f"Bearer {token}"}
-    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
-    if user:
-        return httpx.BasicAuth(user, os.environ.get("MLFLOW_TRACKING_PASSWORD", "")), {}
+    """Credentials from MODELYARD_TRACKING_{TOKEN,USERNAME,PASSWORD}, else MLflow's
+    MLFLOW_TRACKING_*: a token is sent as Bearer, a user name and password as Basic."""
+    for prefix in ("MODELYARD_TRACKING_", "MLFLOW_TRACKING_"):
+        token = os.environ.get(f"{prefix}TOKEN")
+        if token:
+            return None, {"Authorization": f"Bearer {token}"}
+        user = os.environ.get(f"{prefix}USERNAME")
+        if user:
+            return httpx.BasicAuth(user, os.environ.get(f"{prefix}PASSWORD", "")), {}
     return None, {}
+
+
+_CREDENTIALS_HINT = (
+    " Sign in with MODELYARD_TRACKING_USERNAME and MODELYARD_TRACKING_PASSWORD, or an "
+    "access token in MODELYARD_TRACKING_TOKEN (MLflow's MLFLOW_TRACKING_* work too)."
+)
 
 
 class Rest:
@@ -274,6 +283,10 @@ def error_from_response(response: httpx.Response) -> ModelyardError:
     except ValueError:
         body = None
     if isinstance(body, dict) and "error_code" in body:
+        if status == 401:  # say how to sign in, not just that it failed
+            body = {**body, "message": f"{body.get('message', '')}{_CREDENTIALS_HINT}"}
+        elif status == 403:
+            body = {**body, "message": f"Permission denied: {body.get('message', '')}"}
         return error_from_dict(body, status)
     # Plain-text bodies say something useful (MLflow's 503 when artifact serving
     # is off); HTML error pages do not.

@@ -43,7 +43,13 @@ from modelyard.http.args import Args, missing
 from modelyard.http.endpoint import Ctx, RouteSpec
 from modelyard.http.jsonio import json_response
 from modelyard.service.artifacts import UI_UPLOAD_LIMIT, ArtifactService, Download
-from modelyard.store.artifacts import CHUNK_SIZE, FileInfo, UploadedPart, clean_artifact_path
+from modelyard.store.artifacts import (
+    CHUNK_SIZE,
+    FileInfo,
+    UploadedPart,
+    clean_artifact_path,
+    hashing,
+)
 
 log = logging.getLogger("modelyard.http.artifacts")
 
@@ -121,9 +127,14 @@ def file_response(request: Request, download: Download) -> Response:
         "x-content-type-options": "nosniff",
         "cache-control": "no-cache",
     }
+    if stored.sha256 is not None:
+        # The content hash: a strong ETag (it wins over FileResponse's own) and
+        # RFC 9530's Repr-Digest, which the light client checks on every download.
+        headers["etag"] = hashing.etag(stored.sha256)
+        headers["repr-digest"] = hashing.repr_digest(stored.sha256)
     if stored.content is not None and "range" not in request.headers:
         headers["last-modified"] = formatdate(stored.modified, usegmt=True)
-        headers["etag"] = _etag(stored.size, stored.modified)
+        headers.setdefault("etag", _etag(stored.size, stored.modified))
         return Response(stored.content, headers=headers)
     if stored.local_path is not None:
         return _ArtifactFileResponse(stored.local_path, headers=headers)
@@ -138,12 +149,15 @@ def _service(request: Request) -> ArtifactService:
 
 
 def _files_json(files: list[FileInfo]) -> list[dict[str, Any]]:
-    # MLflow's protobuf JSON omits the unset file_size of directories.
+    # MLflow's protobuf JSON omits the unset file_size of directories. `sha256`
+    # is ours: MLflow's clients build FileInfo from the fields they know.
     out: list[dict[str, Any]] = []
     for info in files:
         item: dict[str, Any] = {"path": info.path, "is_dir": info.is_dir}
         if info.file_size is not None:
             item["file_size"] = info.file_size
+        if info.sha256 is not None:
+            item["sha256"] = info.sha256
         out.append(item)
     return out
 

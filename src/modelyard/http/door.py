@@ -1,10 +1,13 @@
 """The door every request passes: identify the caller, then check permission.
 
-This is the seam authentication and authorisation plug into. Today the caller
-is identified from the `Authorization: Basic` user name when one is sent (that
-is what MLflow clients send with MLFLOW_TRACKING_USERNAME) and is otherwise
-anonymous, and the policy admits every request; both are objects passed to
-`create_app`, so a later issue replaces them without touching a handler.
+This is the seam authentication and authorisation plug into. With auth off
+the caller is identified from the `Authorization: Basic` user name when one
+is sent (what MLflow clients send with MLFLOW_TRACKING_USERNAME), else
+anonymous, and the policy admits every request. With `--auth`, `create_app`
+passes `http/auth_guard.AuthIdentifier` (verified Basic or Bearer
+credentials, or the UI's session cookie; an identifier may return an
+awaitable when verifying needs the thread pool) and puts a guard with its
+rule around every route (`http/auth_rules.py`).
 The identity is put in the ASGI scope, where handlers read it to record who
 did what (e.g. in the promotion history).
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,7 +40,8 @@ ANONYMOUS = Identity(None)
 
 
 class Identifier(Protocol):
-    def __call__(self, scope: Scope) -> Identity: ...
+    def __call__(self, scope: Scope) -> Identity | Awaitable[Identity]:
+        """The caller; an awaitable when verifying needs the thread pool."""
 
 
 class Policy(Protocol):
@@ -79,7 +84,8 @@ class Door:
             await self.app(scope, receive, send)
             return
         try:
-            identity = self.identify(scope)
+            found = self.identify(scope)
+            identity = found if isinstance(found, Identity) else await found
             self.policy.check(identity, scope["method"], scope["path"])
         except Exception as exc:
             await render_error(exc)(scope, receive, send)

@@ -40,9 +40,17 @@ def _status(exc: BaseException, err: ModelyardError) -> int:
     return err.http_status
 
 
+# Seconds a client is told to wait before retrying a 503 (the database or object
+# store out of reach); MLflow's client retries 503 with its own backoff too.
+RETRY_AFTER_S = 2
+
+
 def render_error(exc: BaseException) -> Response:
     err = to_error(exc)
-    return json_response(err.to_dict(), status=_status(exc, err))
+    response = json_response(err.to_dict(), status=_status(exc, err))
+    if response.status_code == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 # Paths that always answer JSON errors, whatever the client accepts.
@@ -60,5 +68,8 @@ async def handle_exception(request: Request, exc: Exception) -> Response:
         from modelyard.ui.render import error_page  # the UI is imported only when used
 
         err = to_error(exc)
-        return error_page(request, err, _status(exc, err))
+        page = error_page(request, err, _status(exc, err))
+        if page.status_code == 503:
+            page.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return page
     return render_error(exc)

@@ -18,6 +18,7 @@ def create(ctx: Ctx, args: Args) -> dict[str, Any]:
     exp_id = ctx.services.tracking.create_experiment(
         args.str("name"), args.opt_str("artifact_location"), _tags(args)
     )
+    ctx.services.access.record_creator(ctx.identity.user, "experiment", exp_id)
     return {"experiment_id": exp_id}
 
 
@@ -38,6 +39,7 @@ def search(ctx: Ctx, args: Args) -> dict[str, Any]:
         filter_string=args.opt_str("filter"),
         order_by=args.str_list("order_by"),
         page_token=args.opt_str("page_token"),
+        visible=ctx.services.access.visibility(ctx.identity.user, "experiment"),
     )
     return page_json(page, "experiments", experiment_json)
 

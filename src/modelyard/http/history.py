@@ -11,9 +11,14 @@ comment. Served under `/api/modelyard/v1/` and `/ajax-api/modelyard/v1/`:
     Answer: `{"events": [{"event_id", "name", "version", "action",
     "from_stage", "to_stage", "alias", "previous_version", "timestamp",
     "user_id", "comment", "cause"}], "next_page_token"}`, where `action` is
-    `created`, `transition`, `deleted`, `alias_set` or `alias_deleted`, and
+    `created`, `transition`, `deleted`, `alias_set` or `alias_deleted` (and,
+    with approvals, `transition_requested`, `request_approved`,
+    `request_rejected`, `request_cancelled`, `request_void`, `comment`), and
     `cause` is `request`, `displaced` (archived because another version took
-    the stage) or `rollback`. Absent fields are left out.
+    the stage), `rollback`, `approval` (moved by approving a request),
+    `override` (moved directly where approval is required) or `system`.
+    `activity_type` and `system_comment` name the event as Databricks'
+    activity feed does. Absent fields are left out.
 
 `GET registered-models/stage-holder?name=&stage=&at=<ms>`
     Which version held `stage` at time `at` (default: now), and since when:
@@ -42,6 +47,7 @@ from modelyard.http.endpoint import Ctx, Handler, api
 from modelyard.http.model_versions import model_version_json
 from modelyard.http.serialize import page_json
 from modelyard.registry_entities import HistoryEvent
+from modelyard.service.transition_requests import activity_type, system_comment
 
 Json = dict[str, Any]
 
@@ -66,10 +72,18 @@ def event_json(e: HistoryEvent) -> Json:
         "comment": e.comment,
     }
     out.update({k: val for k, val in optional.items() if val is not None})
+    # Approvals: the event as Databricks' activity feed names it.
+    kind = activity_type(e)
+    if kind is not None:
+        out["activity_type"] = kind
+    note = system_comment(e)
+    if note is not None:
+        out["system_comment"] = note
     return out
 
 
 def history(ctx: Ctx, args: Args) -> Json:
+    """A registered model's promotion history (or one version's), newest first."""
     page = ctx.services.registry.history(
         args.str("name"),
         args.opt_str("version"),
@@ -80,6 +94,7 @@ def history(ctx: Ctx, args: Args) -> Json:
 
 
 def stage_holder(ctx: Ctx, args: Args) -> Json:
+    """Which version held a stage at a given time (default: now), and since when."""
     registry = ctx.services.registry
     holder = registry.stage_holder(args.str("name"), args.str("stage"), args.opt_int("at"))
     out: Json = {"name": holder.name, "stage": holder.stage, "at": holder.at}
@@ -95,6 +110,7 @@ def stage_holder(ctx: Ctx, args: Args) -> Json:
 
 
 def rollback(ctx: Ctx, args: Args) -> Json:
+    """Give a stage back to its previous holder; the current holder is archived."""
     mv = ctx.services.registry.rollback(
         args.str("name"),
         args.str("stage"),

@@ -12,10 +12,12 @@ from modelyard.http.endpoint import Ctx, RouteSpec
 
 
 async def health(request: Request) -> Response:
+    """Liveness: `OK` while the process serves requests (load balancers poll it)."""
     return PlainTextResponse("OK")
 
 
 async def version(request: Request) -> Response:
+    """The server's version, as plain text."""
     return PlainTextResponse(__version__)
 
 

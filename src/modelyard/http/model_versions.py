@@ -101,6 +101,7 @@ def search(ctx: Ctx, args: Args) -> Json:
         max_results=args.opt_int("max_results"),
         order_by=args.str_list("order_by"),
         page_token=args.opt_str("page_token"),
+        visible=ctx.services.access.visibility(ctx.identity.user, "registered_model"),
     )
     return page_json(page, "model_versions", model_version_json)
 

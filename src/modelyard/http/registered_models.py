@@ -36,6 +36,7 @@ def create(ctx: Ctx, args: Args) -> Json:
     rm = ctx.services.registry.create_registered_model(
         args.str("name"), registry_tags(args), args.opt_str("description")
     )
+    ctx.services.access.record_creator(ctx.identity.user, "registered_model", rm.name)
     return {"registered_model": registered_model_json(rm)}
 
 
@@ -66,6 +67,7 @@ def search(ctx: Ctx, args: Args) -> Json:
         max_results=args.opt_int("max_results"),
         order_by=args.str_list("order_by"),
         page_token=args.opt_str("page_token"),
+        visible=ctx.services.access.visibility(ctx.identity.user, "registered_model"),
     )
     return page_json(page, "registered_models", registered_model_json)
 

@@ -8,6 +8,7 @@ from modelyard.entities import Dataset, DatasetInput, Metric, ModelIO, Param, Ta
 from modelyard.http.args import Args, invalid, missing
 from modelyard.http.endpoint import Ctx, RouteSpec
 from modelyard.http.serialize import page_json, run_info_json, run_json
+from modelyard.points_entities import MetricRow
 
 
 def _run_id(args: Args) -> str:
@@ -34,34 +35,40 @@ def _metric(a: Args) -> Metric:
     )
 
 
-_PLAIN_METRIC_FIELDS = frozenset(("key", "value", "timestamp", "step"))
-
-
-def _metrics(args: Args) -> list[Metric]:
-    """Metrics of a log-batch. The common shape (key, number, int timestamp and
-    step, nothing else) is read directly; anything else takes the general,
-    fully checked path, which also words the errors."""
-    out: list[Metric] = []
+def _metric_rows(args: Args) -> tuple[list[MetricRow], list[Metric]]:
+    """Metrics of a log-batch as rows (key, value, timestamp, step), straight
+    from the parsed JSON: no object per point. The common shape (key, number,
+    int timestamp and step, nothing else) is read directly; anything else takes
+    the general, fully checked path, which also words the errors. Metrics that
+    name a logged model (or dataset) are returned as `Metric`s as well, for the
+    service to record against the model."""
+    rows: list[MetricRow] = []
+    append = rows.append
+    extra: list[Metric] = []
     for i, item in enumerate(args.list("metrics")):
-        if type(item) is dict and item.keys() <= _PLAIN_METRIC_FIELDS:
-            key, value, ts, step = (
-                item.get("key"),
-                item.get("value"),
-                item.get("timestamp"),
-                item.get("step", 0),
-            )
+        if type(item) is dict:
+            get = item.get
+            key = get("key")
+            value = get("value")
+            ts = get("timestamp")
+            step = get("step")
+            # Exactly these fields (step optional): anything more takes the general path.
             if (
                 type(key) is str
-                and (type(value) is float or (type(value) is int and abs(value) < 2**63))
                 and type(ts) is int
-                and type(step) is int
+                and (type(value) is float or (type(value) is int and -(2**63) < value < 2**63))
+                and len(item) == (3 if step is None else 4)
+                and (step is None or type(step) is int)
             ):
-                out.append(Metric(key, float(value), ts, step))
+                append((key, float(value), ts, 0 if step is None else step))
                 continue
         if not isinstance(item, dict):
             raise invalid("metrics", item, "each item must be a JSON object")
-        out.append(_metric(Args(item, path=f"metrics[{i}]")))
-    return out
+        m = _metric(Args(item, path=f"metrics[{i}]"))
+        append((m.key, m.value, m.timestamp, m.step))
+        if m.model_id or m.dataset_name or m.dataset_digest:
+            extra.append(m)
+    return rows, extra
 
 
 def create(ctx: Ctx, args: Args) -> dict[str, Any]:
@@ -114,9 +121,11 @@ def delete_tag(ctx: Ctx, args: Args) -> None:
 
 
 def log_batch(ctx: Ctx, args: Args) -> None:
-    metrics = _metrics(args)
+    rows, model_metrics = _metric_rows(args)
     params = [Param(p.str("key"), p.opt_str("value", "") or "") for p in args.objects("params")]
-    ctx.services.tracking.log_batch(args.str("run_id"), metrics, params, _tags(args))
+    ctx.services.tracking.log_batch_rows(
+        args.str("run_id"), rows, params, _tags(args), model_metrics=model_metrics
+    )
 
 
 def log_inputs(ctx: Ctx, args: Args) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from modelyard.errors import PermissionDenied
+from modelyard.service.search_filter import Comparison
 
 
 class Access(Protocol):
@@ -45,6 +46,17 @@ class Access(Protocol):
     ) -> str:
         """A sentence naming the right `user` lacks and who can grant it."""
 
+    def require_alias_change(self, user: str | None, model: str, alias: str) -> None:
+        """Raise PermissionDenied when `alias` is protected and `user` lacks the right."""
+
+    def visibility(self, user: str | None, kind: str) -> Comparison | None:
+        """A search condition keeping only the experiments (kind "experiment") or
+        registered models ("registered_model") `user` may read; None: all."""
+
+    def record_creator(self, user: str | None, kind: str, resource: str) -> None:
+        """Give the creator of an experiment (kind "experiment", id) or model
+        ("registered_model", name) MANAGE on it."""
+
 
 class OpenAccess:
     """Authentication off: every caller may do everything."""
@@ -70,6 +82,15 @@ class OpenAccess:
         self, user: str | None, model: str, from_stage: str, to_stage: str
     ) -> str:
         return ""
+
+    def require_alias_change(self, user: str | None, model: str, alias: str) -> None:
+        return None
+
+    def record_creator(self, user: str | None, kind: str, resource: str) -> None:
+        return None
+
+    def visibility(self, user: str | None, kind: str) -> Comparison | None:
+        return None
 
 
 def require_stage_move(

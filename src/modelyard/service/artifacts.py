@@ -25,8 +25,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+import anyio
+import anyio.to_thread
+
 from modelyard.entities import RunInfo
 from modelyard.errors import InvalidParameterValue, TemporarilyUnavailable
+from modelyard.service.artifact_integrity import ArtifactIntegrity
 from modelyard.store.artifacts import (
     ArtifactStore,
     FileInfo,
@@ -82,11 +86,17 @@ class ArtifactService:
         runs: RunLookup,
         proxied: ArtifactStore | None,
         open_store: Callable[[str], ArtifactStore] = open_artifact_store,
+        integrity: ArtifactIntegrity | None = None,
     ) -> None:
-        """`proxied` is the --artifacts-destination store; None when not serving artifacts."""
+        """`proxied` is the --artifacts-destination store; None when not serving artifacts.
+
+        `integrity` records hashes and protects frozen files (artifact_integrity.py);
+        without it the service stores bytes only, as MLflow does.
+        """
         self.runs = runs
         self.proxied = proxied
         self.open_store = open_store
+        self.integrity = integrity
 
     @property
     def serving(self) -> bool:
@@ -101,28 +111,58 @@ class ArtifactService:
             )
         return self.proxied
 
+    # -- the integrity hooks every entry point shares ------------------------------
+    async def _put(self, store: ArtifactStore, rel: str, chunks: AsyncIterable[bytes]) -> int:
+        """Store one file; with integrity on, refuse frozen files and record the hash."""
+        integrity = self.integrity
+        if integrity is None:
+            return await store.put(rel, chunks)
+        await anyio.to_thread.run_sync(integrity.check_writable, store, rel)
+        digest = await store.put_hashed(rel, chunks)
+        # The file is published: record its hash even if the client goes away now.
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(integrity.record, store, rel, digest)
+        return digest.size
+
+    def _stat(self, store: ArtifactStore, rel: str, read_below: int) -> Download:
+        stored = store.stat(rel, read_below=read_below)
+        if self.integrity is not None:
+            stored = self.integrity.with_digest(store, stored)
+        return Download(stored, store)
+
+    def _list(self, store: ArtifactStore, rel: str, prefix: str) -> list[FileInfo]:
+        """Children of `rel` in `store`, named `prefix` + basename, with recorded hashes."""
+        infos = store.list(rel)
+        named = [
+            FileInfo(prefix + posixpath.basename(info.path), info.is_dir, info.file_size)
+            for info in infos
+        ]
+        if self.integrity is None:
+            return named
+        return self.integrity.with_digests(store, infos, named)
+
+    def _delete(self, store: ArtifactStore, rel: str) -> None:
+        if self.integrity is not None:
+            self.integrity.check_deletable(store, rel)
+        store.delete(rel)
+        if self.integrity is not None:
+            self.integrity.forget(store, rel)
+
     # -- the proxied API (/api/2.0/mlflow-artifacts) ---------------------------
     async def upload(self, path: str, chunks: AsyncIterable[bytes]) -> int:
         store = self._proxied()
-        return await store.put(clean_artifact_path(path, allow_root=False), chunks)
+        return await self._put(store, clean_artifact_path(path, allow_root=False), chunks)
 
     def download(self, path: str, *, read_below: int = 0) -> Download:
         store = self._proxied()
-        rel = clean_artifact_path(path, allow_root=False)
-        return Download(store.stat(rel, read_below=read_below), store)
+        return self._stat(store, clean_artifact_path(path, allow_root=False), read_below)
 
     def list(self, path: str | None) -> list[FileInfo]:
         """Children of `path` in the destination, named by basename as MLflow answers."""
-        store = self._proxied()
-        rel = clean_artifact_path(path)
-        return [
-            FileInfo(posixpath.basename(info.path), info.is_dir, info.file_size)
-            for info in store.list(rel)
-        ]
+        return self._list(self._proxied(), clean_artifact_path(path), "")
 
     def delete(self, path: str) -> None:
-        store = self._proxied()
-        store.delete(clean_artifact_path(path, allow_root=False))
+        self._delete(self._proxied(), clean_artifact_path(path, allow_root=False))
 
     def create_multipart_upload(self, path: str, filename: str, num_parts: int) -> MultipartUpload:
         store = self._proxied()
@@ -180,16 +220,12 @@ class ArtifactService:
         rel = clean_artifact_path(path)
         where = self.run_artifacts(run_id)
         prefix = f"{rel}/" if rel else ""
-        files = [
-            FileInfo(prefix + posixpath.basename(info.path), info.is_dir, info.file_size)
-            for info in where.store.list(where.at(rel))
-        ]
-        return where.root_uri, files
+        return where.root_uri, self._list(where.store, where.at(rel), prefix)
 
     def download_run_artifact(self, run_id: str, path: str, *, read_below: int = 0) -> Download:
         rel = clean_artifact_path(path, allow_root=False)
         where = self.run_artifacts(run_id)
-        return Download(where.store.stat(where.at(rel), read_below=read_below), where.store)
+        return self._stat(where.store, where.at(rel), read_below)
 
     async def upload_run_artifact(
         self,
@@ -214,7 +250,7 @@ class ArtifactService:
                 break
         if not first:
             raise InvalidParameterValue("Request must specify data.")
-        return await where.store.put(where.at(rel), _limited(first, stream, limit))
+        return await self._put(where.store, where.at(rel), _limited(first, stream, limit))
 
 
 async def _limited(first: bytes, rest: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
@@ -251,4 +287,10 @@ def wire(services: Any) -> None:
     )
     open_store = functools.partial(open_artifact_store, s3=s3)
     proxied = open_store(settings.artifacts_root) if settings.serve_artifacts else None
-    services.artifacts = ArtifactService(services.tracking, proxied, open_store)
+    from modelyard.store.sql.artifact_digests import SqlArtifactDigests
+    from modelyard.store.sql.manifests import SqlManifests
+
+    integrity = ArtifactIntegrity(
+        SqlArtifactDigests(services.db), SqlManifests(services.db), services.clock
+    )
+    services.artifacts = ArtifactService(services.tracking, proxied, open_store, integrity)

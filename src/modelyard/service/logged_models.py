@@ -28,7 +28,6 @@ service as `self`), because registering a version reads and tags logged models.
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -66,20 +65,14 @@ class LoggedModelRules:
     if TYPE_CHECKING:
 
         def _locate(self, uri: str) -> ArtifactLocation: ...
+        def files_under(self, uri: str, path: str | None) -> list[FileInfo]: ...
 
     def logged_model_artifacts(
         self, model_id: str | None, path: str | None
     ) -> tuple[str, list[FileInfo]]:
         """(root_uri, files under `path`, relative to the model's root)."""
         model = self.get_logged_model(model_id)
-        rel = clean_artifact_path(path)
-        where = self._locate(model.artifact_location)
-        prefix = f"{rel}/" if rel else ""
-        files = [
-            FileInfo(prefix + posixpath.basename(info.path), info.is_dir, info.file_size)
-            for info in where.store.list(where.at(rel))
-        ]
-        return model.artifact_location, files
+        return model.artifact_location, self.files_under(model.artifact_location, path)
 
     def logged_model_artifact(
         self, model_id: str | None, path: str | None, *, read_below: int = 0

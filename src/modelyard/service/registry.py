@@ -21,6 +21,7 @@ object the HTTP layer, the UI and the CLI talk to.
 from __future__ import annotations
 
 import json
+import posixpath
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -46,6 +47,7 @@ from modelyard.registry_entities import (
 )
 from modelyard.service import search_filter as sf
 from modelyard.service import validation as v
+from modelyard.service.access import Access, OpenAccess, require_stage_move
 from modelyard.service.artifacts import ArtifactLocation, ArtifactService, Download
 from modelyard.service.logged_models import (  # noqa: F401  (re-exported)
     RUN_FOLDER_PREFIX,
@@ -63,7 +65,7 @@ from modelyard.service.registry_validation import (  # noqa: F401  (re-exported)
     validate_model_name,
     validate_registry_tag,
 )
-from modelyard.store.artifacts import clean_artifact_path
+from modelyard.store.artifacts import FileInfo, clean_artifact_path
 from modelyard.store.registry import Actor, NewModelVersion, RegistryStore
 from modelyard.store.sql.db import UniqueViolation
 
@@ -95,6 +97,15 @@ class Tracking(Protocol):
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[RunInfo]: ...
+
+
+class StageGate(Protocol):
+    """Decides whether `user` may move a version into `to_stage` directly;
+    raises PermissionDenied or returns the history cause to record."""
+
+    def check_direct_move(
+        self, name: str, version: int | None, to_stage: str, user: str | None
+    ) -> str: ...
 
 
 def _is_prompt(tags: Sequence[Tag]) -> bool:
@@ -137,6 +148,15 @@ class RegistryService(SourceRules, LoggedModelRules):
         self.stage_policy = stage_policy
         self.clock = clock
         self.new_id = new_id
+        # Called with each new version after it is stored (manifests freeze its files).
+        self.on_version_created: list[Callable[[ModelVersion], None]] = []
+
+        # Set by approvals (service/transition_requests.py): refuses a direct
+        # move into a stage that needs an approved request.
+        self.stage_gate: StageGate | None = None
+        # Who may move stages and protected aliases (service/access.py); the real
+        # policy is set by create_app when authentication is on.
+        self.access: Access = OpenAccess()
 
     def _actor(self, user: str | None, comment: str | None = None) -> Actor:
         return Actor(now=self.clock(), user_id=user, comment=comment)
@@ -192,13 +212,15 @@ class RegistryService(SourceRules, LoggedModelRules):
         max_results: int | None = None,
         order_by: Sequence[str] = (),
         page_token: str | None = None,
+        visible: sf.Comparison | None = None,
     ) -> Page[RegisteredModel]:
+        """`visible`: the caller's readable models (services.access.visibility)."""
         limit = result_limit(
             max_results, SEARCH_REGISTERED_MODELS_DEFAULT, SEARCH_REGISTERED_MODELS_MAX
         )
         prompts, filters = _querying_prompts(sf.parse_registered_model_filter(filter_string))
         return self.store.search_registered_models(
-            filters,
+            [*filters, *([visible] if visible else [])],
             sf.parse_registered_model_order_by(list(order_by)),
             limit,
             sf.decode_page_token(page_token),
@@ -233,17 +255,16 @@ class RegistryService(SourceRules, LoggedModelRules):
         user: str | None = None,
         comment: str | None = None,
     ) -> None:
-        self.store.set_alias(
-            validate_model_name(name),
-            validate_alias(alias, setting=True),
-            parse_version(version),
-            self._actor(user, comment),
-        )
+        name = validate_model_name(name)
+        alias = validate_alias(alias, setting=True)
+        self.access.require_alias_change(user, name, alias)
+        self.store.set_alias(name, alias, parse_version(version), self._actor(user, comment))
 
     def delete_alias(self, name: str | None, alias: str | None, user: str | None = None) -> None:
-        self.store.delete_alias(
-            validate_model_name(name), validate_alias(alias, setting=False), self._actor(user)
-        )
+        name = validate_model_name(name)
+        alias = validate_alias(alias, setting=False)
+        self.access.require_alias_change(user, name, alias)
+        self.store.delete_alias(name, alias, self._actor(user))
 
     def get_version_by_alias(self, name: str | None, alias: str | None) -> ModelVersion:
         name = validate_model_name(name)
@@ -301,6 +322,8 @@ class RegistryService(SourceRules, LoggedModelRules):
         )
         if resolved.model_id and not _is_prompt(checked):
             self._note_registration(resolved.model_id, name, created.version)
+        for hook in self.on_version_created:
+            hook(created)
         return created
 
     def _note_registration(self, model_id: str, name: str, version: int) -> None:
@@ -353,6 +376,29 @@ class RegistryService(SourceRules, LoggedModelRules):
     ) -> ModelVersion:
         name = validate_model_name(name)
         number = parse_version(version)
+        target, archive = self.stage_move(stage, archive_existing_versions)
+        cause = HistoryCause.REQUEST
+        if self.stage_gate is not None:
+            # Approvals first: their refusal says how to request the move instead.
+            cause = self.stage_gate.check_direct_move(name, number, target, user)
+        if self.access.enabled:
+            current = self.store.get_model_version(name, number).current_stage
+            require_stage_move(self.access, user, name, current, target)
+        return self.store.transition_stage(
+            name,
+            number,
+            target,
+            archive_others=archive,
+            exclusive=self.exclusive,
+            actor=self._actor(user, comment),
+            cause=cause,
+        )
+
+    def stage_move(
+        self, stage: str | None, archive_existing_versions: bool = False
+    ) -> tuple[str, bool]:
+        """The canonical target stage and whether entering it archives the
+        current holders, under the server's stage policy (approvals reuse it)."""
         if not stage:
             raise InvalidParameterValue("Missing value for required parameter 'stage'.")
         target = canonical_stage(stage)
@@ -363,16 +409,7 @@ class RegistryService(SourceRules, LoggedModelRules):
                 f"'{stage}' is not an Active stage. Valid stages are "
                 f"{list(Stage.EXCLUSIVE)}"
             )
-        archive = active if self.exclusive else archive_existing_versions
-        return self.store.transition_stage(
-            name,
-            number,
-            target,
-            archive_others=archive,
-            exclusive=self.exclusive,
-            actor=self._actor(user, comment),
-            cause=HistoryCause.REQUEST,
-        )
+        return target, active if self.exclusive else archive_existing_versions
 
     def search_model_versions(
         self,
@@ -380,7 +417,9 @@ class RegistryService(SourceRules, LoggedModelRules):
         max_results: int | None = None,
         order_by: Sequence[str] = (),
         page_token: str | None = None,
+        visible: sf.Comparison | None = None,
     ) -> Page[ModelVersion]:
+        """`visible`: the caller's readable models (services.access.visibility)."""
         limit = result_limit(max_results, SEARCH_MODEL_VERSIONS_DEFAULT, SEARCH_MODEL_VERSIONS_MAX)
         prompts, filters = _querying_prompts(sf.parse_model_version_filter(filter_string))
         clauses = list(order_by) or [
@@ -389,7 +428,7 @@ class RegistryService(SourceRules, LoggedModelRules):
             "version_number DESC",
         ]
         return self.store.search_model_versions(
-            filters,
+            [*filters, *([visible] if visible else [])],
             sf.parse_model_version_order_by(clauses),
             limit,
             sf.decode_page_token(page_token),
@@ -400,7 +439,10 @@ class RegistryService(SourceRules, LoggedModelRules):
         self, name: str | None, version: str | int | None, key: str | None, value: str | None
     ) -> None:
         self.store.set_model_version_tag(
-            validate_model_name(name), parse_version(version), validate_registry_tag(key, value)
+            validate_model_name(name),
+            parse_version(version),
+            validate_registry_tag(key, value),
+            self.clock(),
         )
 
     def delete_model_version_tag(
@@ -409,7 +451,9 @@ class RegistryService(SourceRules, LoggedModelRules):
         if key is None or key == "":
             raise InvalidParameterValue("Missing value for required parameter 'key'.")
         v.validate_key_name(key, "key", "Tag key")
-        self.store.delete_model_version_tag(validate_model_name(name), parse_version(version), key)
+        self.store.delete_model_version_tag(
+            validate_model_name(name), parse_version(version), key, self.clock()
+        )
 
     # -- files ----------------------------------------------------------------
     def _locate(self, uri: str) -> ArtifactLocation:
@@ -428,6 +472,10 @@ class RegistryService(SourceRules, LoggedModelRules):
             return ArtifactLocation(uri, where.store, where.at(inner))
         return self.artifacts.locate(uri)
 
+    def version_location(self, mv: ModelVersion) -> ArtifactLocation:
+        """Where a version's files are: its download URI, resolved to a store and folder."""
+        return self._locate(mv.download_uri)
+
     def model_version_artifact(
         self,
         name: str | None,
@@ -443,6 +491,24 @@ class RegistryService(SourceRules, LoggedModelRules):
         rel = clean_artifact_path(path, allow_root=False)
         where = self._locate(self.get_download_uri(name, version))
         return Download(where.store.stat(where.at(rel), read_below=read_below), where.store)
+
+    def files_under(self, uri: str, path: str | None) -> list[FileInfo]:
+        """The files directly under `path` of the artifact location `uri`, with
+        paths relative to that location (the file browsers of the UI and API)."""
+        rel = clean_artifact_path(path)
+        where = self._locate(uri)
+        prefix = f"{rel}/" if rel else ""
+        return [
+            FileInfo(prefix + posixpath.basename(info.path), info.is_dir, info.file_size)
+            for info in where.store.list(where.at(rel))
+        ]
+
+    def model_version_artifacts(
+        self, name: str | None, version: str | int | None, path: str | None
+    ) -> list[FileInfo]:
+        """The files of a version's download location under `path` (relative
+        to that location), for the UI's file browser on a version page."""
+        return self.files_under(self.get_download_uri(name, version), path)
 
     # -- promotion history ----------------------------------------------------
     def history(
@@ -481,8 +547,13 @@ class RegistryService(SourceRules, LoggedModelRules):
             raise InvalidParameterValue(
                 f"Only {' and '.join(Stage.EXCLUSIVE)} can be rolled back, not '{target}'."
             )
+        name = validate_model_name(name)
+        if self.stage_gate is not None:
+            self.stage_gate.check_direct_move(name, None, target, user)
+        if self.access.enabled:
+            require_stage_move(self.access, user, name, target, target)
         return self.store.rollback_stage(
-            validate_model_name(name),
+            name,
             target,
             exclusive=self.exclusive,
             actor=self._actor(user, comment),

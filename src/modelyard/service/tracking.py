@@ -8,8 +8,8 @@ come from injected callables, so tests never sleep or guess.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -23,15 +23,18 @@ from modelyard.entities import (
     Page,
     Param,
     Run,
+    RunData,
     RunInfo,
     RunStatus,
     Tag,
     ViewType,
 )
 from modelyard.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
+from modelyard.points_entities import HistoryCursor, MetricRow, PointsPage, RunPoints
 from modelyard.service import search_filter as sf
 from modelyard.service import validation as v
 from modelyard.service.logged_model_metrics import ModelMetricRecorder
+from modelyard.service.metric_history import decode_history_token, encode_history_token
 from modelyard.service.names import random_run_name
 from modelyard.store.dataset_summaries import DatasetSummary, DatasetSummaryStore
 from modelyard.store.sql.db import UniqueViolation
@@ -148,14 +151,16 @@ class TrackingService:
         filter_string: str | None = None,
         order_by: Sequence[str] = (),
         page_token: str | None = None,
+        visible: sf.Comparison | None = None,
     ) -> Page[Experiment]:
+        """`visible`: the caller's readable experiments (services.access.visibility)."""
         limit = v.validate_max_results(
             max_results, v.SEARCH_MAX_RESULTS_DEFAULT, v.SEARCH_MAX_RESULTS_THRESHOLD
         )
         return self.store.search_experiments(
             _view_type(view_type),
             limit,
-            sf.parse_experiment_filter(filter_string),
+            [*sf.parse_experiment_filter(filter_string), *([visible] if visible else [])],
             sf.parse_experiment_order_by(list(order_by)),
             sf.decode_page_token(page_token),
         )
@@ -231,8 +236,12 @@ class TrackingService:
             artifact_uri=f"{exp.artifact_location.rstrip('/')}/{run_id}/artifacts",
             lifecycle_stage=LifecycleStage.ACTIVE,
         )
-        self.store.create_run(info, _dedupe_tags(all_tags))
-        return self.store.get_run(run_id)
+        stored_tags = _dedupe_tags(all_tags)
+        self.store.create_run(info, stored_tags)
+        # Everything a new run holds is known here: answering from it saves reading
+        # the run back (nine statements of a runs/create's sixteen). Tags in key
+        # order, as a read gives them.
+        return Run(info, RunData(tags=tuple(sorted(stored_tags, key=lambda t: t.key))))
 
     def get_run(self, run_id: str) -> Run:
         return self.store.get_run(run_id)
@@ -281,18 +290,45 @@ class TrackingService:
         single: bool = False,
     ) -> None:
         """Validate everything first, then write all of it in one transaction."""
-        v.validate_batch_limits(len(metrics), len(params), len(tags))
-        v.validate_metrics(metrics, single)
+        self.log_batch_rows(
+            run_id,
+            [(m.key, m.value, m.timestamp, m.step) for m in metrics],
+            params,
+            tags,
+            single=single,
+            model_metrics=[m for m in metrics if m.model_id or m.dataset_name],
+        )
+
+    def log_batch_rows(
+        self,
+        run_id: str,
+        rows: Sequence[MetricRow] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[Tag] = (),
+        *,
+        single: bool = False,
+        model_metrics: Sequence[Metric] = (),
+    ) -> None:
+        """log-batch's hot path: metrics as (key, value, timestamp, step) rows.
+
+        `model_metrics` are the metrics of the batch that name a logged model or
+        a dataset (also among `rows`); those naming a model are checked before
+        and recorded against it after the run's write (`ModelMetricRecorder`).
+        """
+        v.validate_batch_limits(len(rows), len(params), len(tags))
+        v.validate_metric_rows(rows, single)
         for i, p in enumerate(params):
             v.validate_param(p.key, p.value, "" if single else f"params[{i}]")
         for i, t in enumerate(tags):
             v.validate_tag(t.key, t.value, "" if single else f"tags[{i}]")
         v.validate_unique_param_keys([p.key for p in params])
         recorder = self.model_metrics
-        model_points = recorder.points(metrics) if recorder is not None and metrics else ()
+        model_points = (
+            recorder.points(model_metrics) if recorder is not None and model_metrics else ()
+        )
         # The store checks that the run exists and is active inside its write
         # transaction: one round trip fewer, and no delete can slip in between.
-        self.store.log_batch(run_id, metrics, params, _dedupe_tags(tags))
+        self.store.log_batch_rows(run_id, rows, params, _dedupe_tags(tags))
         if model_points and recorder is not None:
             recorder.record(run_id, model_points)
 
@@ -433,15 +469,43 @@ class TrackingService:
     def get_metric_history(
         self, run_id: str, key: str, max_results: int | None = None, page_token: str | None = None
     ) -> Page[Metric]:
+        page, token = self.get_metric_points(run_id, key, max_results, page_token)
+        return Page(
+            [
+                Metric(key, math.nan if nan else value, ts, step)
+                for value, ts, step, nan in page.rows
+            ],
+            token,
+        )
+
+    def get_metric_points(
+        self, run_id: str, key: str, max_results: int | None = None, page_token: str | None = None
+    ) -> tuple[PointsPage, str | None]:
+        """One page of a metric's history as plain rows, and the next page's token."""
         if max_results is not None and max_results <= 0:
             raise InvalidParameterValue(
                 f"Invalid value {max_results} for parameter 'max_results' supplied. "
                 "It must be a positive integer."
             )
+        cursor = decode_history_token(page_token)
         self.store.get_run_info(run_id)
-        return self.store.get_metric_history(
-            run_id, key, max_results, sf.decode_page_token(page_token)
-        )
+        page = self.store.get_metric_points(run_id, key, max_results, cursor)
+        return page, None if page.next is None else encode_history_token(page.next)
+
+    def metric_points_for_runs(
+        self, run_ids: Sequence[str], key: str, x: str = "step"
+    ) -> dict[str, list[tuple[float, float]]]:
+        """Every non-NaN (x, value) of `key` per run, x being the "step" or the
+        "timestamp", for charts overlaying many runs (the UI downsamples them).
+        Runs are not checked one by one: callers pass ids a search just returned."""
+        if not key:
+            raise InvalidParameterValue("Missing value for required parameter 'key'.")
+        if x not in ("step", "timestamp"):
+            raise InvalidParameterValue(f"x must be 'step' or 'timestamp', got {x!r}.")
+        return self.store.metric_points_for_runs(run_ids, key, x)
+
+    def latest_metric_keys(self, run_ids: Sequence[str]) -> list[str]:
+        return self.store.latest_metric_keys(run_ids)
 
     def get_metric_history_bulk(
         self, run_ids: Sequence[str], key: str | None, max_results: int | None = None
@@ -468,18 +532,13 @@ class TrackingService:
                 self.store.get_run_info(run_id)
             except ResourceDoesNotExist:
                 continue
-            points: list[Metric] = []
-            token: str | None = None
-            while True:
-                page = self.store.get_metric_history(
-                    run_id, key, limit, sf.decode_page_token(token)
-                )
-                points.extend(page.items)
-                token = page.next_page_token
-                if not token or len(points) >= limit:
-                    break
-            points.sort(key=lambda m: (m.timestamp, m.step, m.value))
-            out.extend(replace(m, run_id=run_id) for m in points)
+            # One page in MLflow's order (timestamp, step, value): `limit` bounds it.
+            page = self.store.get_metric_points(run_id, key, limit, HistoryCursor())
+            points = [
+                Metric(key, math.nan if nan else value, ts, step, run_id=run_id)
+                for value, ts, step, nan in page.rows
+            ]
+            out.extend(points)
             if len(out) >= limit:
                 break
         return out[:limit]
@@ -508,7 +567,7 @@ class TrackingService:
         start_step: int | None = None,
         end_step: int | None = None,
         max_results: int | None = None,
-    ) -> list[Metric]:
+    ) -> list[RunPoints]:
         if not run_ids:
             raise InvalidParameterValue("Missing value for required parameter 'run_ids'.")
         if len(run_ids) > v.MAX_RUNS_GET_METRIC_HISTORY_BULK:
@@ -532,7 +591,7 @@ class TrackingService:
             )
         for run_id in run_ids:
             self.store.get_run_info(run_id)
-        return self.store.get_metric_history_bulk_interval(run_ids, key, start_step, end_step, n)
+        return self.store.sample_metric_points(run_ids, key, start_step, end_step, n)
 
 
 def _dedupe_tags(tags: Sequence[Tag]) -> list[Tag]:

@@ -138,6 +138,25 @@ def validate_metrics(metrics: Sequence[Metric], single: bool = False) -> None:
         validate_metric(m.key, m.value, m.timestamp, m.step, "" if single else f"metrics[{i}]")
 
 
+def validate_metric_rows(rows: Sequence[tuple[str, float, int, int]], single: bool = False) -> None:
+    """`validate_metrics` for log-batch's (key, value, timestamp, step) rows: the
+    same checks, the same errors (worded with the item's position)."""
+    valid_key = _key_is_valid
+    for key, value, ts, step in rows:
+        if (
+            type(value) is float
+            and 0 <= ts <= _MAX_INT64
+            and -_MAX_INT64 <= step <= _MAX_INT64
+            and valid_key(key)
+        ):
+            continue
+        break
+    else:
+        return
+    for i, (key, value, ts, step) in enumerate(rows):
+        validate_metric(key, value, ts, step, "" if single else f"metrics[{i}]")
+
+
 def validate_param(key: str, value: str, path: str = "") -> None:
     validate_key_name(key, _join(path, "key") if path else "key", "Param key")
     if len(value) > MAX_PARAM_VAL_LENGTH:

@@ -164,10 +164,11 @@ class RegistryStore(LoggedModelStore):
     ) -> Page[ModelVersion]: ...
 
     @abstractmethod
-    def set_model_version_tag(self, name: str, version: int, tag: Tag) -> None: ...
+    def set_model_version_tag(self, name: str, version: int, tag: Tag, now: int) -> None:
+        """`now` stamps the webhook event the change emits."""
 
     @abstractmethod
-    def delete_model_version_tag(self, name: str, version: int, key: str) -> None: ...
+    def delete_model_version_tag(self, name: str, version: int, key: str, now: int) -> None: ...
 
     # -- promotion history ----------------------------------------------------
     @abstractmethod

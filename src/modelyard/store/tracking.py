@@ -21,6 +21,7 @@ from modelyard.entities import (
     RunInfo,
     Tag,
 )
+from modelyard.points_entities import HistoryCursor, MetricRow, PointsPage, RunPoints
 from modelyard.search_terms import Comparison, OrderKey
 
 
@@ -102,6 +103,16 @@ class TrackingStore(ABC):
         Raises InvalidParameterValue when a param key exists with a different value."""
 
     @abstractmethod
+    def log_batch_rows(
+        self,
+        run_id: str,
+        metrics: Sequence[MetricRow],
+        params: Sequence[Param],
+        tags: Sequence[Tag],
+    ) -> None:
+        """`log_batch` with metrics as (key, value, timestamp, step) rows (the hot path)."""
+
+    @abstractmethod
     def delete_tag(self, run_id: str, key: str) -> None: ...
 
     @abstractmethod
@@ -146,6 +157,18 @@ class TrackingStore(ABC):
     ) -> Page[Metric]: ...
 
     @abstractmethod
+    def metric_points_for_runs(
+        self, run_ids: Sequence[str], key: str, x: str
+    ) -> dict[str, list[tuple[float, float]]]:
+        """(x, value) of every non-NaN point of `key`, per run, x being the "step"
+        or the "timestamp", in no particular order; runs without the metric are
+        left out. For charts that overlay many runs in one read."""
+
+    @abstractmethod
+    def latest_metric_keys(self, run_ids: Sequence[str]) -> list[str]:
+        """The metric keys any of the runs has logged, sorted."""
+
+    @abstractmethod
     def get_metric_history_bulk_interval(
         self,
         run_ids: Sequence[str],
@@ -155,3 +178,20 @@ class TrackingStore(ABC):
         max_results: int,
     ) -> list[Metric]:
         """Sampled history per run, MLflow's `get-history-bulk-interval`."""
+
+    @abstractmethod
+    def get_metric_points(
+        self, run_id: str, key: str, max_results: int | None, cursor: HistoryCursor
+    ) -> PointsPage:
+        """`get_metric_history` as plain rows, paged from `cursor` (keyset when it can)."""
+
+    @abstractmethod
+    def sample_metric_points(
+        self,
+        run_ids: Sequence[str],
+        key: str,
+        start_step: int | None,
+        end_step: int | None,
+        max_results: int,
+    ) -> list[RunPoints]:
+        """`get_metric_history_bulk_interval` as plain rows, one entry per run."""

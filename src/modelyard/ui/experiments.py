@@ -13,10 +13,17 @@ from typing import Any
 
 from modelyard.entities import Run
 from modelyard.errors import InvalidParameterValue
+from modelyard.registry_entities import ModelVersion
 from modelyard.service import search_filter as sf
-from modelyard.ui import queries
+from modelyard.ui import manage, queries
 from modelyard.ui.render import Page
-from modelyard.ui.search import RUN_ATTRIBUTE_ORDER, Ordering, field_name, name_contains
+from modelyard.ui.search import (
+    RUN_ATTRIBUTE_ORDER,
+    Ordering,
+    field_name,
+    name_contains,
+    string_literal,
+)
 from modelyard.ui.web import UiRequest
 
 EXPERIMENTS_PER_PAGE = 100
@@ -25,6 +32,11 @@ DEFAULT_PAGE_SIZE = 50
 # Columns shown when the URL does not choose: the first few keys of the page.
 DEFAULT_KEY_COLUMNS = 6
 MAX_COMPARED_RUNS = 20
+MODELS_PER_PAGE = 1000
+# The runs table's column groups, in order, with their header labels.
+COLUMN_GROUPS = {"metrics": "Metrics", "params": "Parameters", "tags": "Tags"}
+# Tags the runs table never offers as columns: MLflow's own (run name, source, user …).
+SYSTEM_TAG_PREFIX = "mlflow."
 
 
 def _offset(token: str) -> int:
@@ -41,14 +53,17 @@ def _token(offset: int) -> str | None:
 def experiments_list(req: UiRequest) -> Page:
     q = req.arg("q")
     token = req.arg("page")
+    deleted = req.arg("deleted") == "1"
     tracking = req.services.tracking
     error = None
     try:
         page = tracking.search_experiments(
+            view_type="DELETED_ONLY" if deleted else None,
             max_results=EXPERIMENTS_PER_PAGE,
             filter_string=name_contains(q),
             order_by=["name ASC"],
             page_token=token or None,
+            visible=req.services.access.visibility(req.user, "experiment"),
         )
         experiments = page.items
         next_token = page.next_page_token
@@ -68,12 +83,18 @@ def experiments_list(req: UiRequest) -> Page:
         "experiments.html",
         {
             "q": q,
+            "deleted": deleted,
+            "notice": manage.notice(req),
             "rows": rows,
             "error": error,
             "next_token": next_token,
             "prev_token": _token(offset - EXPERIMENTS_PER_PAGE),
             "has_prev": offset > 0,
-            "first_use": not q and offset == 0 and total_runs == 0 and len(rows) <= 1,
+            "first_use": not q
+            and not deleted
+            and offset == 0
+            and total_runs == 0
+            and len(rows) <= 1,
         },
     )
 
@@ -83,7 +104,7 @@ def experiments_list(req: UiRequest) -> Page:
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    kind: str  # "params" | "metrics"
+    kind: str  # "metrics" | "params" | "tags"
     key: str
 
     @property
@@ -99,7 +120,7 @@ def _columns_from_arg(values: Sequence[str]) -> list[Column]:
     out: list[Column] = []
     for value in values:
         kind, _, key = value.partition(".")
-        if kind in ("params", "metrics") and key and Column(kind, key) not in out:
+        if kind in COLUMN_GROUPS and key and Column(kind, key) not in out:
             out.append(Column(kind, key))
     return out
 
@@ -153,9 +174,19 @@ def experiment_page(req: UiRequest) -> Page:
     available = sorted(
         {Column("metrics", m.key) for r in runs for m in r.data.metrics}
         | {Column("params", p.key) for r in runs for p in r.data.params}
+        | {
+            Column("tags", t.key)
+            for r in runs
+            for t in r.data.tags
+            if not t.key.startswith(SYSTEM_TAG_PREFIX)
+        }
         | set(columns),
-        key=lambda c: (c.kind != "metrics", c.key),
+        key=lambda c: (list(COLUMN_GROUPS).index(c.kind), c.key),
     )
+    groups = [
+        (label, [c for c in columns if c.kind == kind]) for kind, label in COLUMN_GROUPS.items()
+    ]
+    models = _models_by_run(req, [r.info.run_id for r in runs])
     total = queries.experiment_activity(req.services.db, [experiment.experiment_id])[
         experiment.experiment_id
     ].run_count
@@ -170,8 +201,12 @@ def experiment_page(req: UiRequest) -> Page:
         "experiment.html",
         {
             "experiment": experiment,
-            "runs": [_run_row(r) for r in runs],
-            "columns": columns,
+            "tab": "runs",
+            "notice": manage.notice(req),
+            "runs": [_run_row(r, models.get(r.info.run_id, [])) for r in runs],
+            "columns": [c for _, cols in groups for c in cols],
+            "groups": [(label, cols) for label, cols in groups if cols],
+            "numeric": _numeric_columns(columns, runs),
             "available": available,
             "attribute_order": RUN_ATTRIBUTE_ORDER,
             "ordering": ordering,
@@ -189,12 +224,62 @@ def experiment_page(req: UiRequest) -> Page:
     )
 
 
-def _run_row(run: Run) -> dict[str, Any]:
+def _run_row(run: Run, models: list[ModelVersion]) -> dict[str, Any]:
     return {
         "info": run.info,
         "params": {p.key: p.value for p in run.data.params},
         "metrics": {m.key: m.value for m in run.data.metrics},
+        "tags": {t.key: t.value for t in run.data.tags},
+        "models": models,
     }
+
+
+def looks_numeric(value: str | None) -> bool:
+    """Whether a parameter or tag reads as a number (right-aligned like metrics)."""
+    if value is None:
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _numeric_columns(columns: Sequence[Column], runs: Sequence[Run]) -> set[str]:
+    """Columns whose every value on the page reads as a number: right-aligned, as metrics."""
+    out = {c.id for c in columns if c.kind == "metrics"}
+    for c in columns:
+        if c.kind == "params":
+            values = [p.value for r in runs for p in r.data.params if p.key == c.key]
+        elif c.kind == "tags":
+            values = [t.value for r in runs for t in r.data.tags if t.key == c.key]
+        else:
+            continue
+        if values and all(looks_numeric(v) for v in values):
+            out.add(c.id)
+    return out
+
+
+def _models_by_run(req: UiRequest, run_ids: list[str]) -> dict[str, list[ModelVersion]]:
+    """The versions registered from each run of the page: one search for the page."""
+    registry = req.services.registry
+    if registry is None or not run_ids:
+        return {}
+    ids = ", ".join(string_literal(r) for r in run_ids)
+    out: dict[str, list[ModelVersion]] = {}
+    token: str | None = None
+    while True:
+        page = registry.search_model_versions(
+            filter_string=f"run_id IN ({ids})",
+            max_results=MODELS_PER_PAGE,
+            order_by=["name ASC", "version_number DESC"],
+            page_token=token,
+        )
+        for mv in page.items:
+            out.setdefault(mv.run_id or "", []).append(mv)
+        token = page.next_page_token
+        if not token:
+            return out
 
 
 # -- compare runs ------------------------------------------------------------------------------

@@ -23,11 +23,13 @@ from starlette.responses import FileResponse, Response
 
 from modelyard.errors import InvalidParameterValue, ModelyardError, ResourceDoesNotExist
 from modelyard.http.artifacts import content_disposition, file_response
+from modelyard.integrity_entities import Manifest
 from modelyard.registry_entities import ModelVersion, RegisteredModel, Stage
 from modelyard.service import search_filter as sf
 from modelyard.service.artifacts import ArtifactLocation, Download
 from modelyard.service.registry_validation import canonical_stage, validate_alias
 from modelyard.store.artifacts import clean_artifact_path
+from modelyard.ui import approvals, files, logged_models
 from modelyard.ui.render import Page, url_quote
 from modelyard.ui.search import name_contains, string_literal
 from modelyard.ui.web import UiRequest, redirect
@@ -44,6 +46,8 @@ NOTICES = {
     "description": "Description saved.",
     "tag-set": "Tag saved.",
     "tag-deleted": "Tag removed.",
+    "renamed": "Model renamed.",
+    "model-deleted": "Model deleted.",
 }
 
 
@@ -88,6 +92,7 @@ def models_list(req: UiRequest) -> Page:
             max_results=MODELS_PER_PAGE,
             order_by=["name ASC"],
             page_token=token or None,
+            visible=req.services.access.visibility(req.user, "registered_model"),
         )
         models, next_token = page.items, page.next_page_token
     except InvalidParameterValue as exc:
@@ -99,10 +104,12 @@ def models_list(req: UiRequest) -> Page:
         {
             "q": q,
             "rows": [_summary(m) for m in models],
+            "open_requests": approvals.open_request_counts(req, [m.name for m in models]),
             "error": error,
             "next_token": next_token,
             "prev_token": sf.encode_page_token(prev) if prev > 0 else None,
             "has_prev": offset > 0,
+            "notice": _notice(req),
         },
     )
 
@@ -128,6 +135,7 @@ def model_page(req: UiRequest) -> Page:
             "versions_next": versions.next_page_token,
             "history": history.items,
             "history_next": history.next_page_token,
+            "notice": _notice(req),
         },
     )
 
@@ -138,30 +146,89 @@ def version_page(req: UiRequest) -> Page:
     mv: ModelVersion = registry.get_model_version(name, req.path_params["version"])
     model = registry.get_registered_model(name)
     history = registry.history(name, mv.version, max_results=HISTORY_PER_PAGE)
+    stages = [s for s in Stage.ALL if s != mv.current_stage]
+    browser = files.browse(
+        lambda: files.version_source(req, mv.name, mv.version), req.arg("artifact")
+    )
+    run_info, run_metrics = logged_models.source_run_metrics(req, mv)
     return Page(
         "version.html",
         {
+            # Moves the signed-in user may not make, with the sentence saying why (auth on).
+            "stage_refusals": _stage_refusals(req, name, mv.current_stage, stages),
             "model": model,
             "mv": mv,
             "stages": [s for s in Stage.ALL if s != mv.current_stage],
             "history": history.items,
-            "notice": NOTICES.get(req.arg("done")),
-            "browse": _run_browse_link(mv),
+            "notice": _notice(req),
+            "origin": logged_models.version_origin(mv),
+            "browser": browser,
+            "mlmodel": logged_models.read_mlmodel(browser.source) if browser.source else None,
+            "run_info": run_info,
+            "run_metrics": run_metrics,
             "exclusive": registry.exclusive,
+            "manifest": _manifest(req, mv),
+            **approvals.version_context(req, mv),
         },
     )
 
 
-def _run_browse_link(mv: ModelVersion) -> tuple[str, str] | None:
-    """(run_id, path) when the version's files sit in a run's artifacts."""
-    location = mv.download_uri
-    for prefix in ("runs:/", "run:/"):
-        if location.startswith(prefix):
-            run_id, _, path = location[len(prefix) :].partition("/")
-            return run_id, path.strip("/")
-    if mv.run_id and "/artifacts/" in location and mv.run_id in location:
-        return mv.run_id, location.split("/artifacts/", 1)[1].strip("/")
-    return None
+def _stage_refusals(req: UiRequest, name: str, current: str, stages: list[str]) -> dict[str, str]:
+    access = req.services.access
+    return {
+        s: access.stage_right_missing(req.user, name, current, s)
+        for s in stages
+        if not access.can_move_stage(req.user, name, current, s)
+    }
+
+
+def _manifest(req: UiRequest, mv: ModelVersion) -> Manifest | None:
+    """The version's frozen file list (service/manifests.py), when the server keeps them."""
+    manifests = req.services.extra.get("manifests")
+    return None if manifests is None else manifests.find(mv)
+
+
+def _notice(req: UiRequest) -> str | None:
+    """The fixed notice for `done=`; a stage move names the version it archived."""
+    text = NOTICES.get(req.arg("done"))
+    archived = req.arg("archived")
+    if req.arg("done") == "version-deleted" and req.arg("version").isdigit():
+        return f"Version {req.arg('version')} deleted."
+    if text and req.arg("done") == "stage" and archived:
+        versions = [v for v in archived.split(",") if v.isdigit()]
+        if versions:
+            names = ", ".join(f"version {v}" for v in versions)
+            text += f" {names[0].upper()}{names[1:]} moved to Archived."
+    return text
+
+
+def version_artifact_tree(req: UiRequest) -> Response:
+    """Fragment: the children of one folder of a version's files."""
+    return files.tree_fragment(_version_source(req), req)
+
+
+def version_artifact_preview(req: UiRequest) -> Response:
+    """Fragment: the preview pane for one of a version's files."""
+    return files.preview_fragment(_version_source(req), req)
+
+
+def _version_source(req: UiRequest) -> files.FileSource:
+    mv: ModelVersion = _registry(req).get_model_version(
+        req.path_params["name"], req.path_params["version"]
+    )
+    return files.version_source(req, mv.name, mv.version)
+
+
+def logged_model_tree(req: UiRequest) -> Response:
+    """Fragment: the children of one folder of a logged model's files."""
+    model = _registry(req).get_logged_model(req.path_params["model_id"])
+    return files.tree_fragment(files.logged_model_source(req, model.model_id), req)
+
+
+def logged_model_preview(req: UiRequest) -> Response:
+    """Fragment: the preview pane for one of a logged model's files."""
+    model = _registry(req).get_logged_model(req.path_params["model_id"])
+    return files.preview_fragment(files.logged_model_source(req, model.model_id), req)
 
 
 # -- stage ------------------------------------------------------------------------------------
@@ -212,15 +279,24 @@ def stage_confirm(req: UiRequest) -> Page:
 def stage_apply(req: UiRequest) -> Response:
     registry = _registry(req)
     name, version = req.path_params["name"], req.path_params["version"]
+    target = canonical_stage(req.field("to"))
+    before = _displaced(registry, registry.get_model_version(name, version), target)
     registry.transition_stage(
         name,
         version,
-        req.field("to"),
+        target,
         archive_existing_versions=req.field("archive_existing") == "1",
         user=req.user,
         comment=req.field("comment") or None,
     )
-    return redirect(version_url(name, version, "?done=stage"))
+    # The versions that held the stage and are Archived now: the move archived them.
+    archived = [
+        str(d.version)
+        for d in before
+        if registry.get_model_version(name, d.version).current_stage == Stage.ARCHIVED
+    ]
+    suffix = f"&archived={','.join(archived)}" if archived else ""
+    return redirect(version_url(name, version, f"?done=stage{suffix}"))
 
 
 # -- aliases ------------------------------------------------------------------------------------

@@ -150,7 +150,10 @@ def _server_url(request: Request) -> str:
 def render(request: Request, page: Page) -> Response:
     template = environment().get_template(page.template)
     body = template.render(
-        request_path=request.url.path, server_url=_server_url(request), **page.context
+        request_path=request.url.path,
+        server_url=_server_url(request),
+        viewer=request.scope.get("modelyard.viewer"),  # signed-in user (auth on), else None
+        **page.context,
     )
     return HTMLResponse(body, status_code=page.status, headers=SECURITY_HEADERS)
 
@@ -182,6 +185,7 @@ def error_page(request: Request, error: ModelyardError, status: int) -> Response
     title = _TITLES.get(status, "Something went wrong" if status >= 500 else "Request failed")
     body = template.render(
         request_path=request.url.path,
+        viewer=request.scope.get("modelyard.viewer"),
         status=status,
         title=title,
         code=error.code,

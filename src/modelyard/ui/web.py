@@ -42,6 +42,11 @@ class UiRequest:
     def field(self, name: str, default: str = "") -> str:
         return self.form.get(name, default)
 
+    def text_field(self, name: str) -> str:
+        """A textarea's value with the browser's CRLF line ends made plain newlines
+        (what a client logging the same text through the API would send)."""
+        return self.form.get(name, "").replace("\r\n", "\n")
+
     @property
     def user(self) -> str | None:
         return self.identity.user

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from modelyard.errors import NotImplementedByServer
+from modelyard.store.artifacts.hashing import Digest, HashingStream
 
 # Big enough that a 100 MB transfer is ~100 system calls and thread hops, small
 # enough that a thousand concurrent transfers fit in memory.
@@ -48,11 +49,16 @@ Chunks = AsyncIterable[bytes] | Iterable[bytes]
 
 @dataclass(frozen=True, slots=True)
 class FileInfo:
-    """One entry of a listing: `path` relative to the store root; no size for directories."""
+    """One entry of a listing: `path` relative to the store root; no size for directories.
+
+    `sha256` is the content hash recorded when the file was uploaded through the
+    server (filled in by the artifact service from the database), else None.
+    """
 
     path: str
     is_dir: bool
     file_size: int | None
+    sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +68,9 @@ class StoredFile:
     `local_path` is set when the bytes sit on a local disk, so the HTTP layer can
     send the file itself (sendfile, ranges); `content` holds the whole file when
     the caller asked for small files to be read eagerly (one thread hop instead
-    of several for the many-small-files case).
+    of several for the many-small-files case). `sha256` is the content hash when
+    the backend keeps it beside the bytes (S3 object metadata) or the service
+    found it in the database.
     """
 
     path: str
@@ -70,6 +78,7 @@ class StoredFile:
     modified: float
     local_path: Path | None = None
     content: bytes | None = None
+    sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +120,24 @@ class ArtifactStore(ABC):
         The file appears all at once when the stream ends; if the stream raises
         (client gone, size limit) nothing is left behind and an earlier file at
         `path` is untouched.
+        """
+
+    async def put_hashed(self, path: str, chunks: Chunks) -> Digest:
+        """`put`, computing the content's size and SHA-256 as the chunks stream past.
+
+        Backends that keep the hash with the object (S3 metadata) override this.
+        """
+        stream = HashingStream(chunks)
+        await self.put(path, stream.view())
+        return stream.digest()
+
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """A stable name of this store's root (a folder path, `s3://bucket/prefix`).
+
+        Recorded content hashes are keyed by (location, path), so two stores over
+        the same root share them.
         """
 
     @abstractmethod

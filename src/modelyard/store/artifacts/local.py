@@ -58,6 +58,10 @@ class LocalArtifactStore(ArtifactStore):
     def __repr__(self) -> str:
         return f"LocalArtifactStore({str(self.root)!r})"
 
+    @property
+    def location(self) -> str:
+        return os.path.abspath(self.root)
+
     # -- writing ---------------------------------------------------------------
     def _stage(self, path: str, staged: builtins.list[_Staged]) -> None:
         """Create the temporary file for an upload to `path` and record it in `staged`.

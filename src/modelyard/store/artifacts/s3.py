@@ -55,6 +55,7 @@ from modelyard.errors import (
     TemporarilyUnavailable,
     Unauthenticated,
 )
+from modelyard.store.artifacts import hashing
 from modelyard.store.artifacts.base import (
     CHUNK_SIZE,
     TEMP_PREFIX,
@@ -293,6 +294,9 @@ class _Writer:
     rel: str
     upload_id: str | None = None
     parts: builtins.list[dict[str, Any]] = field(default_factory=list)
+    # The content hash, complete once the last chunk has been read (put_hashed):
+    # sent as metadata with a single PutObject, added by a copy after a multipart one.
+    digest: Callable[[], hashing.Digest] | None = None
 
     def send_part(self, data: bytes) -> None:
         store = self.store
@@ -326,9 +330,9 @@ class _Writer:
         store = self.store
         if self.upload_id is None:
             store._check_tree(self.key, self.rel)
-            store._call(
-                self.rel, store.client.put_object, Bucket=store.bucket, Key=self.key, Body=rest
-            )
+            extra = {"Metadata": hashing.s3_metadata(self.digest())} if self.digest else {}
+            put = store.client.put_object
+            store._call(self.rel, put, Bucket=store.bucket, Key=self.key, Body=rest, **extra)
             return
         if rest:
             self.send_part(rest)
@@ -341,6 +345,8 @@ class _Writer:
             MultipartUpload={"Parts": self.parts},
         )
         self.upload_id = None
+        if self.digest is not None:
+            hashing.s3_annotate(store.client, store.bucket, self.key, self.digest())
 
     def abort(self) -> None:
         """Drop the parts sent so far; a failure here is logged, not raised over the cause."""
@@ -388,7 +394,11 @@ class S3ArtifactStore(ArtifactStore):
         return cls(bucket, prefix, connection, part_size=part_size)
 
     def __repr__(self) -> str:
-        return f"S3ArtifactStore('s3://{self.bucket}/{self.prefix}')"
+        return f"S3ArtifactStore({self.location!r})"
+
+    @property
+    def location(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
 
     @property
     def client(self) -> S3Client:
@@ -490,11 +500,19 @@ class S3ArtifactStore(ArtifactStore):
                 f"Invalid artifact path {rel!r}: a parent of it is a file, not a directory."
             )
 
-    async def put(self, path: str, chunks: Chunks) -> int:
+    async def put_hashed(self, path: str, chunks: Chunks) -> hashing.Digest:
+        """`put`, and the hash goes into the object's metadata as well (see hashing.py)."""
+        stream = hashing.HashingStream(chunks)
+        await self.put(path, stream.view(), digest=stream.digest)
+        return stream.digest()
+
+    async def put(
+        self, path: str, chunks: Chunks, digest: Callable[[], hashing.Digest] | None = None
+    ) -> int:
         key, rel = self._upload_target(path)
         if not isinstance(chunks, AsyncIterable):
-            return await anyio.to_thread.run_sync(self._put_sync, key, rel, chunks)
-        writer = _Writer(self, key, rel)
+            return await anyio.to_thread.run_sync(self._put_sync, key, rel, chunks, digest)
+        writer = _Writer(self, key, rel, digest=digest)
         buffer = bytearray()
         size = 0
         done = False
@@ -516,8 +534,14 @@ class S3ArtifactStore(ArtifactStore):
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(writer.abort)
 
-    def _put_sync(self, key: str, rel: str, chunks: Iterable[bytes | bytearray]) -> int:
-        writer = _Writer(self, key, rel)
+    def _put_sync(
+        self,
+        key: str,
+        rel: str,
+        chunks: Iterable[bytes | bytearray],
+        digest: Callable[[], hashing.Digest] | None = None,
+    ) -> int:
+        writer = _Writer(self, key, rel, digest=digest)
         buffer = bytearray()
         size = 0
         done = False
@@ -571,6 +595,7 @@ class S3ArtifactStore(ArtifactStore):
                     size=total,
                     modified=answer["LastModified"].timestamp(),
                     content=data if total < read_below else None,
+                    sha256=hashing.s3_digest_from(dict(answer)),
                 )
             head = self.client.head_object(Bucket=self.bucket, Key=key)
         except Exception as exc:
@@ -580,7 +605,10 @@ class S3ArtifactStore(ArtifactStore):
                 return self._stat_empty(rel)
             self._fail(exc, rel)
         return StoredFile(
-            path=rel, size=head["ContentLength"], modified=head["LastModified"].timestamp()
+            path=rel,
+            size=head["ContentLength"],
+            modified=head["LastModified"].timestamp(),
+            sha256=hashing.s3_digest_from(dict(head)),
         )
 
     def _stat_empty(self, rel: str) -> StoredFile:
@@ -591,6 +619,7 @@ class S3ArtifactStore(ArtifactStore):
             size=size,
             modified=head["LastModified"].timestamp(),
             content=b"" if size == 0 else None,
+            sha256=hashing.s3_digest_from(dict(head)),
         )
 
     def _open_body(self, path: str) -> Any:

@@ -21,10 +21,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from modelyard.errors import InternalError, InvalidParameterValue, ResourceAlreadyExists
+from modelyard.errors import (
+    InternalError,
+    InvalidParameterValue,
+    ModelyardError,
+    ResourceAlreadyExists,
+    TemporarilyUnavailable,
+)
 
 Row = tuple[Any, ...]
 Params = Sequence[Any]
+
+# How long a request waits for a PostgreSQL connection before it is answered
+# 503 TEMPORARILY_UNAVAILABLE (the client retries), and how long one connection
+# attempt may take: an unreachable database must not hold requests for half a minute.
+POOL_WAIT_S = 10.0
+CONNECT_TIMEOUT_S = 3
 
 
 class UniqueViolation(ResourceAlreadyExists):
@@ -79,8 +91,50 @@ class Tx:
         return int(self._cur.rowcount)
 
 
+def _one_line(exc: BaseException) -> str:
+    """A driver message folded to one line (psycopg's span several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _unavailable(exc: BaseException) -> TemporarilyUnavailable | None:
+    """A failure that says the database is (for now) out of reach, or None.
+
+    These are worth retrying: the connection was refused or dropped, the pool
+    had no connection to give in time, or SQLite stayed locked past its busy
+    timeout. They become 503 TEMPORARILY_UNAVAILABLE, never 500.
+    """
+    name = type(exc).__name__
+    module = type(exc).__module__
+    if module.startswith("psycopg_pool") and name in (
+        "PoolTimeout",
+        "PoolClosed",
+        "TooManyRequests",
+    ):
+        return TemporarilyUnavailable(f"The database is not answering: {_one_line(exc)}")
+    if module.startswith("psycopg") and name in (
+        "OperationalError",
+        "InterfaceError",
+        "AdminShutdown",
+        "CrashShutdown",
+        "CannotConnectNow",
+        "ConnectionFailure",
+        "SqlclientUnableToEstablishSqlconnection",
+        "ConnectionException",
+        "ConnectionDoesNotExist",
+        "SerializationFailure",
+        "DeadlockDetected",
+    ):
+        return TemporarilyUnavailable(f"The database is not answering: {_one_line(exc)}")
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return TemporarilyUnavailable(f"The database is busy: {_one_line(exc)}")
+    return None
+
+
 def _translate(exc: Exception) -> Exception:
     """Map driver errors to domain errors; unknown ones become INTERNAL_ERROR."""
+    unavailable = _unavailable(exc)
+    if unavailable is not None:
+        return unavailable
     if isinstance(exc, sqlite3.IntegrityError):
         if "UNIQUE" in str(exc) or "PRIMARY KEY" in str(exc):
             return UniqueViolation(str(exc))
@@ -155,9 +209,53 @@ class Database:
                     from psycopg_pool import ConnectionPool
 
                     self._pool = ConnectionPool(
-                        self._pg_url, min_size=1, max_size=16, open=True, timeout=30
+                        self._pg_url,
+                        min_size=1,
+                        max_size=16,
+                        open=True,
+                        timeout=POOL_WAIT_S,
+                        kwargs={"connect_timeout": CONNECT_TIMEOUT_S},
+                        # The pool's reconnect backoff doubles without a cap; giving
+                        # up after a short while lets the next request start a
+                        # fresh attempt, so the pool refills soon after an outage.
+                        reconnect_timeout=POOL_WAIT_S,
                     )
         return self._pool
+
+    def probe(self) -> None:
+        """Open one connection now, or raise a one-line error saying why not.
+
+        Run at start-up, so that a database that does not exist, a refused
+        login or an unreachable host is reported at once, in words, instead
+        of as a traceback after the pool's wait.
+        """
+        try:
+            if self.dialect == "sqlite":
+                self._sqlite_conn().execute("SELECT 1")
+            else:
+                import psycopg
+
+                with psycopg.connect(self._pg_url, connect_timeout=CONNECT_TIMEOUT_S) as conn:
+                    conn.execute("SELECT 1")
+        except Exception as exc:
+            where = _redacted(self.url)
+            raise TemporarilyUnavailable(
+                f"cannot open the database {where}: {_one_line(exc)}"
+            ) from exc
+
+    @contextmanager
+    def _pg_connection(self) -> Iterator[Any]:
+        """A pooled connection; failing to get or keep one is a 503, not a 500."""
+        try:
+            with self._pg_pool().connection() as conn:
+                yield conn
+        except ModelyardError:
+            raise
+        except Exception as exc:
+            unavailable = _unavailable(exc)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
@@ -173,7 +271,7 @@ class Database:
                 cur.close()
         else:
             with (
-                self._pg_pool().connection() as conn,
+                self._pg_connection() as conn,
                 conn.transaction(),
                 conn.cursor() as cur,
             ):
@@ -198,7 +296,7 @@ class Database:
                     cur.close()
         else:
             with (
-                self._pg_pool().connection() as conn,
+                self._pg_connection() as conn,
                 conn.transaction(),
                 conn.cursor() as cur,
             ):
@@ -216,6 +314,15 @@ class Database:
             self._pool = None
 
 
+def _redacted(url: str) -> str:
+    """The URL without its password, fit for a log line or an error."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
+    return parsed._replace(netloc=netloc).geturl()
+
+
 def _sqlite_path(url: str) -> str:
     # sqlite:///relative.db, sqlite:////abs/path.db, sqlite:///:memory:
     rest = url.split("://", 1)[1]
@@ -225,3 +332,8 @@ def _sqlite_path(url: str) -> str:
     if not path:
         raise InvalidParameterValue(f"SQLite URI {url!r} names no file")
     return path
+
+
+def sqlite_file(url: str) -> str:
+    """The file a `sqlite:///…` URL names (backups copy it)."""
+    return _sqlite_path(url)

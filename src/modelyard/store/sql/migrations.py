@@ -211,6 +211,14 @@ def upgrade(db: Database, migrations: list[Migration] | None = None) -> list[str
 from modelyard.store.sql import schema_registry as _registry  # noqa: E402
 
 MIGRATIONS.append(Migration(_registry.REGISTRY_MIGRATION_NAME, _registry.REGISTRY_STATEMENTS))
+from modelyard.store.sql import schema_auth as _auth  # noqa: E402
+
+MIGRATIONS.append(Migration(_auth.AUTH_MIGRATION_NAME, _auth.AUTH_STATEMENTS))
+
+from modelyard.store.sql import schema_perf as _perf  # noqa: E402
+
+MIGRATIONS.append(Migration(_perf.PERF_MIGRATION_NAME, _perf.PERF_STATEMENTS))
+
 from modelyard.store.sql import schema_logged_model_metrics as _lm_metrics  # noqa: E402
 
 MIGRATIONS.append(
@@ -218,3 +226,15 @@ MIGRATIONS.append(
         _lm_metrics.LOGGED_MODEL_METRICS_MIGRATION_NAME, _lm_metrics.LOGGED_MODEL_METRICS_STATEMENTS
     )
 )
+
+from modelyard.store.sql import schema_integrity as _integrity  # noqa: E402
+
+MIGRATIONS.append(Migration(_integrity.INTEGRITY_MIGRATION_NAME, _integrity.INTEGRITY_STATEMENTS))
+
+from modelyard.store.sql import schema_approvals as _approvals  # noqa: E402
+
+MIGRATIONS.append(Migration(_approvals.APPROVALS_MIGRATION_NAME, _approvals.APPROVALS_STATEMENTS))
+
+from modelyard.store.sql import schema_webhooks as _webhooks  # noqa: E402
+
+MIGRATIONS.append(Migration(_webhooks.WEBHOOKS_MIGRATION_NAME, _webhooks.WEBHOOKS_STATEMENTS))

@@ -39,6 +39,7 @@ from modelyard.registry_entities import (
 )
 from modelyard.search_terms import Comparison, OrderKey, encode_page_token
 from modelyard.store.registry import Actor, NewModelVersion, RegistryStore
+from modelyard.store.sql import registry_outbox as outbox
 from modelyard.store.sql.db import Database, Row, Tx
 from modelyard.store.sql.logged_models import SqlLoggedModels
 from modelyard.store.sql.sql_text import chunks, compare_sql, order_sql, placeholders
@@ -53,6 +54,14 @@ _MV_COLUMNS = (
 _MV_FROM = "model_versions mv JOIN registered_models rm ON rm.model_key = mv.model_key"
 _RM_COLUMNS = "rm.model_key, rm.name, rm.creation_time, rm.last_updated_time, rm.description"
 _STAGE_ACTIONS = (HistoryAction.CREATED, HistoryAction.TRANSITION, HistoryAction.DELETED)
+
+
+def _approvals() -> Any:
+    """Open transition requests are voided inside the registry's transactions;
+    imported late because that module builds on this one."""
+    from modelyard.store.sql import transition_requests
+
+    return transition_requests
 
 
 def _model_not_found(name: str) -> ResourceDoesNotExist:
@@ -243,6 +252,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 "INSERT INTO registered_model_tags (model_key, key, value) VALUES (?, ?, ?)",
                 [(key, k, v) for k, v in last.items()],
             )
+            outbox.model_created(tx, name, now, last, description)
             return self._model(tx, name)
 
     def get_registered_model(self, name: str) -> RegisteredModel:
@@ -390,6 +400,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 alias=alias,
                 previous_version=None if previous is None else int(previous),
             )
+            outbox.alias_changed(tx, name, version, alias, actor, created=True)
 
     def delete_alias(self, name: str, alias: str, actor: Actor) -> None:
         with self.db.write() as tx:
@@ -405,6 +416,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 (key, alias),
             )
             self._event(tx, key, int(previous), HistoryAction.ALIAS_DELETED, actor, alias=alias)
+            outbox.alias_changed(tx, name, int(previous), alias, actor, created=False)
 
     def get_version_by_alias(self, name: str, alias: str) -> ModelVersion | None:
         with self.db.read() as tx:
@@ -456,6 +468,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 [(key, version, k, v) for k, v in last.items()],
             )
             self._event(tx, key, version, HistoryAction.CREATED, actor, to_stage=Stage.NONE)
+            outbox.version_created(tx, new, version, actor, last)
             return self._version(tx, key, new.name, version)
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
@@ -500,6 +513,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 (actor.now, key),
             )
             self._event(tx, key, version, HistoryAction.DELETED, actor, from_stage=stage)
+            _approvals().void_open_requests(tx, key, version, None, actor)
 
     def _transition(
         self,
@@ -549,6 +563,9 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                         from_stage=stage,
                         to_stage=Stage.ARCHIVED,
                     )
+                    outbox.transitioned(
+                        tx, name, other, stage, Stage.ARCHIVED, actor, HistoryCause.DISPLACED
+                    )
         holder_mark = stage if exclusive and stage in Stage.EXCLUSIVE else None
         tx.execute(
             "UPDATE model_versions SET current_stage = ?, exclusive_stage = ?, "
@@ -569,6 +586,8 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
             from_stage=current,
             to_stage=stage,
         )
+        _approvals().void_open_requests(tx, key, version, stage, actor)
+        outbox.transitioned(tx, name, version, current, stage, actor, cause)
         return self._version(tx, key, name, version)
 
     def transition_stage(
@@ -716,7 +735,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
             items = self._versions(tx, rows[:max_results])
         return Page(items, encode_page_token(offset + max_results) if more else None)
 
-    def set_model_version_tag(self, name: str, version: int, tag: Tag) -> None:
+    def set_model_version_tag(self, name: str, version: int, tag: Tag, now: int) -> None:
         with self.db.write() as tx:
             key = self._key(tx, name)
             if (
@@ -733,8 +752,9 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 "ON CONFLICT (model_key, version, key) DO UPDATE SET value = excluded.value",
                 (key, version, tag.key, tag.value),
             )
+            outbox.version_tag_set(tx, name, version, tag.key, tag.value, now)
 
-    def delete_model_version_tag(self, name: str, version: int, key: str) -> None:
+    def delete_model_version_tag(self, name: str, version: int, key: str, now: int) -> None:
         with self.db.write() as tx:
             model_key = self._key(tx, name)
             if (
@@ -749,6 +769,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 "DELETE FROM model_version_tags WHERE model_key = ? AND version = ? AND key = ?",
                 (model_key, version, key),
             )
+            outbox.version_tag_deleted(tx, name, version, key, now)
 
     # -- promotion history ----------------------------------------------------
     def list_history(

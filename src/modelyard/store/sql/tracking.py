@@ -12,6 +12,8 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from modelyard.entities import (
@@ -32,8 +34,9 @@ from modelyard.entities import (
     ViewType,
 )
 from modelyard.errors import InvalidParameterValue, ResourceDoesNotExist
+from modelyard.points_entities import HistoryCursor, MetricRow, PointsPage, RunPoints
 from modelyard.search_terms import Comparison, OrderKey, encode_page_token
-from modelyard.store.sql import search_sql
+from modelyard.store.sql import ingest, metric_history, search_sql
 from modelyard.store.sql.db import Database, Tx, UniqueViolation
 from modelyard.store.tracking import TrackingStore
 
@@ -69,14 +72,6 @@ def _exp_id(experiment_id: str) -> int:
 
 def _metric_value(row_value: float, is_nan: int) -> float:
     return math.nan if is_nan else float(row_value)
-
-
-def _sanitize(value: float) -> tuple[float, int]:
-    """NaN is stored as 0 with is_nan=1 (SQLite turns NaN into NULL); ±inf is
-    kept as is, both backends store it."""
-    if value != value:  # NaN, without a function call on the log-batch hot path
-        return 0.0, 1
-    return value, 0
 
 
 def _run_info(row: Sequence[Any]) -> RunInfo:
@@ -408,6 +403,17 @@ class SqlTrackingStore(TrackingStore):
         params: Sequence[Param],
         tags: Sequence[Tag],
     ) -> None:
+        self.log_batch_rows(
+            run_id, [(m.key, m.value, m.timestamp, m.step) for m in metrics], params, tags
+        )
+
+    def log_batch_rows(
+        self,
+        run_id: str,
+        metrics: Sequence[MetricRow],
+        params: Sequence[Param],
+        tags: Sequence[Tag],
+    ) -> None:
         with self.db.write() as tx:
             stage = tx.scalar("SELECT lifecycle_stage FROM runs WHERE run_uuid = ?", (run_id,))
             if stage is None:
@@ -421,7 +427,7 @@ class SqlTrackingStore(TrackingStore):
             if tags:
                 self._upsert_tags(tx, run_id, tags)
             if metrics:
-                self._insert_metrics(tx, run_id, metrics)
+                ingest.insert_metric_rows(tx, run_id, metrics)
 
     def _insert_params(self, tx: Tx, run_id: str, params: Sequence[Param]) -> None:
         wanted = {p.key: p.value for p in params}
@@ -447,31 +453,6 @@ class SqlTrackingStore(TrackingStore):
         tx.executemany(
             "INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             [(run_id, k, v) for k, v in wanted.items() if k not in existing],
-        )
-
-    def _insert_metrics(self, tx: Tx, run_id: str, metrics: Sequence[Metric]) -> None:
-        rows = []
-        latest: dict[str, tuple[int, int, float, int]] = {}
-        for m in metrics:
-            value, is_nan = _sanitize(m.value)
-            key, step, ts = m.key, m.step, m.timestamp
-            rows.append((run_id, key, step, ts, value, is_nan))
-            best = latest.get(key)
-            # MLflow's "latest": greatest (step, timestamp, value).
-            if best is None or (step, ts, value) > best[:3]:
-                latest[key] = (step, ts, value, is_nan)
-        tx.executemany(
-            "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            rows,
-        )
-        tx.executemany(
-            "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_uuid, key) DO UPDATE SET "
-            "step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, "
-            "is_nan = excluded.is_nan WHERE (excluded.step, excluded.timestamp, excluded.value) "
-            "> (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
-            [(run_id, key, *best) for key, best in latest.items()],
         )
 
     def delete_tag(self, run_id: str, key: str) -> None:
@@ -624,27 +605,52 @@ class SqlTrackingStore(TrackingStore):
     def get_metric_history(
         self, run_id: str, key: str, max_results: int | None, offset: int
     ) -> Page[Metric]:
-        sql = (
-            "SELECT key, value, timestamp, step, is_nan FROM metrics "
-            "WHERE run_uuid = ? AND key = ? "
-            "ORDER BY timestamp, step, value"
-        )
-        params: list[Any] = [run_id, key]
-        if max_results is not None:
-            sql += " LIMIT ? OFFSET ?"
-            params += [max_results + 1, offset]
-        elif offset:
-            sql += " LIMIT -1 OFFSET ?" if self.db.dialect == "sqlite" else " OFFSET ?"
-            params.append(offset)
-        with self.db.read() as tx:
-            rows = tx.all(sql, params)
-        token = None
-        if max_results is not None and len(rows) > max_results:
-            rows = rows[:max_results]
-            token = encode_page_token(offset + max_results)
+        page = self.get_metric_points(run_id, key, max_results, HistoryCursor(offset))
+        token = encode_page_token(page.next.offset) if page.next is not None else None
         return Page(
-            [Metric(k, _metric_value(val, nan), ts, step) for k, val, ts, step, nan in rows], token
+            [Metric(key, _metric_value(val, nan), ts, step) for val, ts, step, nan in page.rows],
+            token,
         )
+
+    def get_metric_points(
+        self, run_id: str, key: str, max_results: int | None, cursor: HistoryCursor
+    ) -> PointsPage:
+        with self.db.read() as tx:
+            return metric_history.history_page(tx, run_id, key, max_results, cursor)
+
+    def metric_points_for_runs(
+        self, run_ids: Sequence[str], key: str, x: str
+    ) -> dict[str, list[tuple[float, float]]]:
+        column = {"step": "step", "timestamp": "timestamp"}[x]
+        out: dict[str, list[tuple[float, float]]] = {}
+        pair = itemgetter(1, 2)
+        with self.db.read() as tx:
+            for chunk in _chunks(list(run_ids)):
+                rows = tx.all(
+                    f"SELECT run_uuid, {column}, value FROM metrics "
+                    f"WHERE key = ? AND run_uuid IN ({_marks(len(chunk))}) AND is_nan = 0 "
+                    "ORDER BY run_uuid",
+                    [key, *chunk],
+                )
+                # Grouped and split by C-level iterators: a 1,000-run panel is
+                # ~50,000 rows, and a Python loop per row would dominate.
+                for run_id, group in groupby(rows, key=itemgetter(0)):
+                    out[run_id] = list(map(pair, group))
+        return out
+
+    def latest_metric_keys(self, run_ids: Sequence[str]) -> list[str]:
+        keys: set[str] = set()
+        with self.db.read() as tx:
+            for chunk in _chunks(list(run_ids)):
+                keys.update(
+                    k
+                    for (k,) in tx.all(
+                        "SELECT DISTINCT key FROM latest_metrics "
+                        f"WHERE run_uuid IN ({_marks(len(chunk))})",
+                        list(chunk),
+                    )
+                )
+        return sorted(keys)
 
     def get_metric_history_bulk_interval(
         self,
@@ -654,42 +660,22 @@ class SqlTrackingStore(TrackingStore):
         end_step: int | None,
         max_results: int,
     ) -> list[Metric]:
-        """Up to `max_results` points per run, evenly spread over the ordered
-        history (first point of each of `max_results` buckets), always keeping
-        the last point, as MLflow samples it."""
-        out: list[Metric] = []
-        step_filter = ""
-        extra: list[Any] = []
-        if start_step is not None and end_step is not None:
-            step_filter = " AND step >= ? AND step <= ?"
-            extra = [start_step, end_step]
-        sql = (
-            "SELECT value, timestamp, step, is_nan FROM ("
-            " SELECT value, timestamp, step, is_nan, ROW_NUMBER() OVER ("
-            "  PARTITION BY bucket ORDER BY step, timestamp, value, is_nan) AS rn FROM ("
-            "  SELECT value, timestamp, step, is_nan, NTILE(?) OVER ("
-            "   ORDER BY step, timestamp, value, is_nan) AS bucket FROM metrics"
-            f"  WHERE run_uuid = ? AND key = ?{step_filter}) b) r"
-            " WHERE rn = 1 ORDER BY step, timestamp, value, is_nan"
-        )
-        last_sql = (
-            "SELECT value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND key = ?"
-            f"{step_filter} ORDER BY step DESC, timestamp DESC, value DESC, is_nan DESC LIMIT 1"
-        )
+        return [
+            Metric(key, _metric_value(val, nan), ts, step, run_id=sample.run_id)
+            for sample in self.sample_metric_points(run_ids, key, start_step, end_step, max_results)
+            for val, ts, step, nan in sample.rows
+        ]
+
+    def sample_metric_points(
+        self,
+        run_ids: Sequence[str],
+        key: str,
+        start_step: int | None,
+        end_step: int | None,
+        max_results: int,
+    ) -> list[RunPoints]:
         with self.db.read() as tx:
-            for run_id in run_ids:
-                rows = tx.all(sql, [max_results, run_id, key, *extra])
-                last = tx.one(last_sql, [run_id, key, *extra])
-                if last is not None and (not rows or tuple(rows[-1]) != tuple(last)):
-                    if len(rows) >= max_results:
-                        rows[-1] = last
-                    else:
-                        rows.append(last)
-                out.extend(
-                    Metric(key, _metric_value(val, nan), ts, step, run_id=run_id)
-                    for val, ts, step, nan in rows
-                )
-        return out
+            return metric_history.bulk_interval(tx, run_ids, key, start_step, end_step, max_results)
 
 
 __all__ = ["SqlTrackingStore", "UniqueViolation"]

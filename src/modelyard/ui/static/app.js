@@ -24,6 +24,8 @@
     function update() {
       var n = form.querySelectorAll("input[name=run]:checked").length;
       button.disabled = n < 2;
+      var chart = document.getElementById("chart-button");
+      if (chart) chart.disabled = n < 1;
       count.textContent = n ? n + " selected" : "Tick two or more runs to compare them";
     }
     form.addEventListener("change", function (ev) {
@@ -46,11 +48,10 @@
 
   /* -- artifact browser -------------------------------------------------- */
   function wireArtifacts() {
-    var box = document.querySelector(".artifacts[data-run-id]");
+    var box = document.querySelector(".artifacts[data-base]");
     if (!box) return;
-    var runId = box.getAttribute("data-run-id");
     var pane = document.getElementById("artifact-preview");
-    var base = "/ui/runs/" + encodeURIComponent(runId);
+    var base = box.getAttribute("data-base");
 
     function fetchHtml(url) {
       return fetch(url, { headers: { accept: "text/html" } }).then(function (r) {

@@ -1,0 +1,82 @@
+"""Writing metric points: one statement per batch, not one per point.
+
+log-batch carries up to 1,000 points. They arrive as (key, value, timestamp,
+step) rows (no object per point, see `http/runs.py`) and are written with:
+
+* SQLite: one multi-row `INSERT … VALUES (…), (…)` (6,000 parameters for 1,000
+  points, under SQLite's 32,766), which skips executemany's per-row Python work;
+* PostgreSQL: one `INSERT … SELECT FROM unnest(arrays)`: five array parameters
+  whatever the batch size, so the server parses and plans one statement and the
+  driver sends one message instead of a pipelined statement per point.
+
+"Latest metric" per key is folded in Python while the rows are built and
+written by one upsert whose WHERE keeps the greatest (step, timestamp, value),
+MLflow's rule, without reading the stored row back first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from modelyard.points_entities import MetricRow
+from modelyard.store.sql.db import Tx
+
+_SQLITE_ROWS = 1000  # rows per statement: 6 parameters each, under SQLite's bind limit
+_INSERT = "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES "
+_ROW = "(?,?,?,?,?,?)"
+_PG_INSERT = (
+    "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) "
+    "SELECT ?, k, s, t, v, n FROM unnest(?::text[], ?::bigint[], ?::bigint[], "
+    "?::float8[], ?::smallint[]) AS u(k, s, t, v, n) ON CONFLICT DO NOTHING"
+)
+_LATEST = (
+    "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES {rows} "
+    "ON CONFLICT (run_uuid, key) DO UPDATE SET "
+    "step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, "
+    "is_nan = excluded.is_nan WHERE (excluded.step, excluded.timestamp, excluded.value) "
+    "> (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)"
+)
+
+
+def insert_metric_rows(tx: Tx, run_id: str, rows: Sequence[MetricRow]) -> None:
+    """Store the points (an identical point is stored once) and update latest_metrics."""
+    latest: dict[str, tuple[int, int, float, int]] = {}
+    get = latest.get
+    pg = tx.dialect == "postgresql"
+    # PostgreSQL takes five column arrays; SQLite one flat parameter list.
+    keys: list[str] = []
+    steps: list[int] = []
+    stamps: list[int] = []
+    values: list[float] = []
+    nans: list[int] = []
+    flat: list[Any] = []
+    for key, value, ts, step in rows:
+        # NaN is stored as 0 with is_nan = 1 (SQLite turns NaN into NULL); ±inf as is.
+        is_nan = 0
+        if value != value:
+            value, is_nan = 0.0, 1
+        if pg:
+            keys.append(key)
+            steps.append(step)
+            stamps.append(ts)
+            values.append(value)
+            nans.append(is_nan)
+        else:
+            flat += (run_id, key, step, ts, value, is_nan)
+        best = get(key)
+        # MLflow's "latest": greatest (step, timestamp, value).
+        if best is None or (step, ts, value) > best[:3]:
+            latest[key] = (step, ts, value, is_nan)
+    if pg:
+        tx.execute(_PG_INSERT, (run_id, keys, steps, stamps, values, nans))
+    else:
+        per = 6 * _SQLITE_ROWS
+        for start in range(0, len(flat), per):
+            part = flat[start : start + per]
+            statement = _INSERT + ",".join([_ROW] * (len(part) // 6)) + " ON CONFLICT DO NOTHING"
+            tx.execute(statement, part)
+    latest_params: list[Any] = []
+    for key, best in latest.items():
+        latest_params += (run_id, key, *best)
+    tx.execute(_LATEST.format(rows=",".join([_ROW] * len(latest))), latest_params)
