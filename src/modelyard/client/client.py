@@ -462,6 +462,11 @@ class Client(ApprovalMethods, WebhookCalls):
             self.create_registered_model(name)
         runs = parse_runs_uri(model_uri)
         if runs is not None:
+            # The server accepts a runs:/ URI of a run it does not know when the
+            # run_id agrees (as MLflow does: the run may live elsewhere); this
+            # client registers runs of this server, so a missing one is an error
+            # here, as in MLflow's own register_model.
+            self.get_run(runs.run_id)
             # The seed's `run:/` spelling is sent as MLflow's `runs:/`.
             return self.create_model_version(name, str(runs), run_id=runs.run_id, tags=tags)
         return self.create_model_version(name, model_uri, tags=tags)
