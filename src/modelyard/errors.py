@@ -149,6 +149,7 @@ _BY_CODE: dict[str, type[ModelyardError]] = {
         Unauthenticated,
         TemporarilyUnavailable,
         InternalError,
+        StorageFull,
     )
 }
 

@@ -18,13 +18,13 @@ once, and the partial file is removed like any failed upload's.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import errno
 import os
 import secrets
 import shutil
 import stat as stat_mod
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -56,7 +56,7 @@ OWN_TEMP_PREFIX = f"{TEMP_PREFIX}my."
 _FULL_ERRNOS = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
-@contextmanager
+@contextlib.contextmanager
 def _full_disk_as_error(rel: str) -> Iterator[None]:
     """Turn the OS's 'no space' errors into StorageFull (HTTP 507); others pass unchanged."""
     try:
@@ -66,7 +66,7 @@ def _full_disk_as_error(rel: str) -> Iterator[None]:
             raise
         raise StorageFull(
             f"Cannot store artifact {rel!r}: the artifact store is out of space "
-            f"({os.strerror(exc.errno)}). Nothing was stored; free space on the server "
+            f"({exc.strerror}). Nothing was stored; free space on the server "
             "and upload it again."
         ) from exc
 
@@ -180,10 +180,8 @@ class LocalArtifactStore(ArtifactStore):
         # may be cancelled (client gone), where an await would be interrupted.
         # Unlink before closing, while the lock still says the file is ours.
         temp.unlink(missing_ok=True)
-        try:
+        with contextlib.suppress(OSError):  # a full disk fails the final flush too
             file.close()
-        except OSError:
-            pass  # a full disk fails the final flush too; the file is gone already
 
     async def put(self, path: str, chunks: Chunks) -> int:
         if not isinstance(chunks, AsyncIterable):
