@@ -103,32 +103,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=3000, help="log-metric calls per column")
     parser.add_argument("--rounds", type=int, default=10, help="alternating rounds")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="bench-auth-") as tmp:
-        with server(Path(tmp, "off"), False) as off_url, server(Path(tmp, "on"), True) as on_url:
-            off = _client(off_url, {}, None)
-            with _client(on_url, {}, ADMIN) as admin:
-                admin.post(
-                    "/api/2.0/mlflow/users/create",
-                    json={"username": USER[0], "password": USER[1]},
-                ).raise_for_status()
-            basic = _client(on_url, {}, USER)
-            made = basic.post("/api/modelyard/v1/tokens/create", json={"name": "bench"})
-            made.raise_for_status()
-            bearer = _client(on_url, {"Authorization": f"Bearer {made.json()['secret']}"}, None)
-            columns = {"off": off, "basic": basic, "bearer": bearer}
-            runs = {name: _run_id(c, name) for name, c in columns.items()}
-            times: dict[str, list[float]] = {name: [] for name in columns}
-            per_round = max(1, args.calls // args.rounds)
-            for name, c in columns.items():  # warm-up: connections, caches, argon2 once
-                _round(c, runs[name], 50, 10_000_000)
-            for r in range(args.rounds):
-                for name, c in columns.items():
-                    times[name] += _round(c, runs[name], per_round, r * per_round)
-            for c in columns.values():
-                c.close()
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-auth-") as tmp,
+        server(Path(tmp, "off"), False) as off_url,
+        server(Path(tmp, "on"), True) as on_url,
+    ):
+        off = _client(off_url, {}, None)
+        with _client(on_url, {}, ADMIN) as admin:
+            admin.post(
+                "/api/2.0/mlflow/users/create",
+                json={"username": USER[0], "password": USER[1]},
+            ).raise_for_status()
+        basic = _client(on_url, {}, USER)
+        made = basic.post("/api/modelyard/v1/tokens/create", json={"name": "bench"})
+        made.raise_for_status()
+        bearer = _client(on_url, {"Authorization": f"Bearer {made.json()['secret']}"}, None)
+        columns = {"off": off, "basic": basic, "bearer": bearer}
+        runs = {name: _run_id(c, name) for name, c in columns.items()}
+        times: dict[str, list[float]] = {name: [] for name in columns}
+        per_round = max(1, args.calls // args.rounds)
+        for name, c in columns.items():  # warm-up: connections, caches, argon2 once
+            _round(c, runs[name], 50, 10_000_000)
+        for r in range(args.rounds):
+            for name, c in columns.items():
+                times[name] += _round(c, runs[name], per_round, r * per_round)
+        for c in columns.values():
+            c.close()
     p50 = {name: statistics.median(t) for name, t in times.items()}
     load = Path("/proc/loadavg").read_text().split()[0]
-    print("| workload | auth off p50 | auth on, Basic p50 | auth on, Bearer p50 | cost (Basic) | load |")
+    print(
+        "| workload | auth off p50 | auth on, Basic p50 | auth on, Bearer p50 "
+        "| cost (Basic) | load |"
+    )
     print("|---|---|---|---|---|---|")
     print(
         f"| log-metric, {len(times['off'])} sequential calls | {p50['off']:.3f} ms "

@@ -231,3 +231,44 @@ def test_disabled_after_queueing_is_dropped_and_prune_forgets_old_entries(
     assert store.list_deliveries(hook.webhook_id, max_results=1, offset=0).items == []
     with db.read() as tx:
         assert tx.scalar("SELECT COUNT(*) FROM webhook_events") == 0
+
+
+def test_transition_requests_and_comments_reach_databricks_webhooks(
+    db: Database, receiver: Receiver
+) -> None:
+    from modelyard.store.registry import NewModelVersion
+    from modelyard.store.sql.transition_requests import SqlTransitionRequestStore
+
+    store = SqlWebhookStore(db)
+    _hook(
+        store,
+        receiver.url,
+        ("TRANSITION_REQUEST_TO_PRODUCTION_CREATED", "COMMENT_CREATED"),
+    )
+    registry = SqlRegistryStore(db)
+    registry.create_registered_model("m", None, [], T0)
+    registry.create_model_version(
+        NewModelVersion("m", "runs:/r/m", None, None, None, None, None, None), Actor(T0)
+    )
+    approvals = SqlTransitionRequestStore(db, registry)
+    approvals.create_request("m", 1, "Staging", Actor(T0, "bob", "not subscribed"))
+    approvals.create_request("m", 1, "Production", Actor(T0, "bob", "ready to ship"))
+    approvals.add_comment("m", 1, Actor(T0, "carol", "looks good"))
+    assert _deliverer(store).run_once(T0) == 2
+    got = {r.json()["event"]: r.json() for r in receiver.requests}
+    request = got["TRANSITION_REQUEST_TO_PRODUCTION_CREATED"]
+    assert (request["to_stage"], request["from_stage"], request["user_id"]) == (
+        "Production",
+        "None",
+        "bob",
+    )
+    assert request["text"] == (
+        "bob requested that Registered model 'm' version 1 transition from None to "
+        "Production: ready to ship."
+    )
+    comment = got["COMMENT_CREATED"]
+    assert (comment["comment"], comment["user_id"], comment["version"]) == (
+        "looks good",
+        "carol",
+        "1",
+    )

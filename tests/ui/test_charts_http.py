@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ui_http import HTML, InprocClient
+from test_ui_http import HTML, InprocClient, services_of
 
 from modelyard.app import create_app
 from modelyard.entities import Metric
@@ -24,7 +24,7 @@ def filled(tmp_path: Path) -> Iterator[tuple[InprocClient, Any, str, list[str]]]
         artifacts_destination=str(tmp_path / "artifacts"),
     )
     app = create_app(settings)
-    services = app.app.state.services
+    services = services_of(app)
     tracking = services.tracking
     exp = tracking.create_experiment("charts")
     run_ids = []

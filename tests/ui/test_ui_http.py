@@ -45,6 +45,14 @@ class InprocClient:
         return self.request("POST", url, **kwargs)
 
 
+def services_of(app: Any) -> Any:
+    """The services of `create_app`'s app, under its middleware (access log, door, timeouts)."""
+    inner = app
+    while not hasattr(inner, "state"):
+        inner = inner.app
+    return inner.state.services
+
+
 @pytest.fixture
 def app_client(tmp_path: Path) -> Iterator[tuple[InprocClient, Any]]:
     settings = Settings(
@@ -52,7 +60,7 @@ def app_client(tmp_path: Path) -> Iterator[tuple[InprocClient, Any]]:
         artifacts_destination=str(tmp_path / "artifacts"),
     )
     app = create_app(settings)
-    services = app.app.state.services
+    services = services_of(app)
     yield InprocClient(app), services
     services.db.close()
 
@@ -149,7 +157,7 @@ def test_stage_confirmation_follows_the_stage_policy(tmp_path: Path, policy: str
         stage_policy=policy,
     )
     app = create_app(settings)
-    services = app.app.state.services
+    services = services_of(app)
     client = InprocClient(app)
     run_id = services.tracking.create_run("0").info.run_id
     services.registry.create_registered_model("m")

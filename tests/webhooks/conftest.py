@@ -7,24 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hookflags import FLAGS
 from receiver import Receiver, running_receiver
 from servers import ServerProcess, modelyard_server, throwaway_postgres
-
-SECRET_KEY = "test-secret-key-for-webhooks"
-
-# Fast retries and polling so tests finish quickly; correctness does not depend on them.
-FLAGS = [
-    "--webhook-allow-http",
-    "--webhook-allow-private",
-    "--secret-key",
-    SECRET_KEY,
-    "--webhook-retry-base-ms",
-    "50",
-    "--webhook-poll-ms",
-    "50",
-    "--webhook-timeout",
-    "2",
-]
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from conftest import FLAGS
+from hookflags import FLAGS
 from receiver import Receiver
 from servers import ServerProcess, modelyard_server, throwaway_postgres
 

@@ -36,6 +36,7 @@ Json = dict[str, Any]
 
 
 def get_model(ctx: Ctx, args: Args) -> Json:
+    """The registered model with the caller's Databricks permission level."""
     name = args.str("name")
     model = ctx.services.registry.get_registered_model(name)
     out = registered_model_json(model)
@@ -45,6 +46,7 @@ def get_model(ctx: Ctx, args: Args) -> Json:
 
 
 def transition_stage(ctx: Ctx, args: Args) -> Json:
+    """A direct stage transition with a comment (the approval gate applies)."""
     user = ctx.identity.user
     approvals = ctx.services.approvals
     mv = ctx.services.registry.transition_stage(
@@ -65,6 +67,7 @@ def transition_stage(ctx: Ctx, args: Args) -> Json:
 
 
 async def databricks_config(request: Request) -> Response:
+    """No Databricks host metadata here: a quick 404 for the SDK's probe."""
     return render_error(EndpointNotFound("This server publishes no Databricks host metadata."))
 
 

@@ -128,6 +128,7 @@ def _query(ctx: Ctx, args: Args) -> Args:
 
 # -- Databricks' routes -------------------------------------------------------------
 def create_request(ctx: Ctx, args: Args) -> Json:
+    """Open a request to move a version to a stage (Databricks `CreateTransitionRequest`)."""
     user = ctx.identity.user
     approvals = ctx.services.approvals
     r = approvals.create_request(
@@ -137,6 +138,7 @@ def create_request(ctx: Ctx, args: Args) -> Json:
 
 
 def approve_request(ctx: Ctx, args: Args) -> Json:
+    """Approve the open request and perform the transition in the same transaction."""
     decision, _moved = ctx.services.approvals.approve(
         args.str("name"),
         args.str("version"),
@@ -149,6 +151,7 @@ def approve_request(ctx: Ctx, args: Args) -> Json:
 
 
 def reject_request(ctx: Ctx, args: Args) -> Json:
+    """Reject the open requests for (version, stage); the version stays where it is."""
     decision = ctx.services.approvals.reject(
         args.str("name"),
         args.str("version"),
@@ -160,6 +163,7 @@ def reject_request(ctx: Ctx, args: Args) -> Json:
 
 
 def delete_request(ctx: Ctx, args: Args) -> Json:
+    """Cancel the caller's own open request (fields as query parameters)."""
     fields = _query(ctx, args)
     decision = ctx.services.approvals.cancel(
         fields.str("name"),
@@ -173,6 +177,7 @@ def delete_request(ctx: Ctx, args: Args) -> Json:
 
 
 def list_requests(ctx: Ctx, args: Args) -> Json:
+    """The version's open requests, with the caller's available actions."""
     user = ctx.identity.user
     approvals = ctx.services.approvals
     found = approvals.list_requests(args.str("name"), args.str("version"), user=user)
@@ -180,6 +185,7 @@ def list_requests(ctx: Ctx, args: Args) -> Json:
 
 
 def create_comment(ctx: Ctx, args: Args) -> Json:
+    """Comment on a model version."""
     user = ctx.identity.user
     approvals = ctx.services.approvals
     c = approvals.add_comment(args.str("name"), args.str("version"), args.opt_str("comment"), user)
@@ -187,6 +193,7 @@ def create_comment(ctx: Ctx, args: Args) -> Json:
 
 
 def update_comment(ctx: Ctx, args: Args) -> Json:
+    """Edit one of the caller's comments."""
     user = ctx.identity.user
     approvals = ctx.services.approvals
     c = approvals.update_comment(args.opt_str("id"), args.opt_str("comment"), user)
@@ -194,6 +201,7 @@ def update_comment(ctx: Ctx, args: Args) -> Json:
 
 
 def delete_comment(ctx: Ctx, args: Args) -> None:
+    """Delete one of the caller's comments."""
     ctx.services.approvals.delete_comment(_query(ctx, args).opt_str("id"), ctx.identity.user)
 
 
@@ -211,6 +219,7 @@ ROUTES: list[RouteSpec] = [
 
 # -- modelyard's own ------------------------------------------------------------------
 def search_requests(ctx: Ctx, args: Args) -> Json:
+    """Transition requests across models (open by default), newest first."""
     user = ctx.identity.user
     approvals = ctx.services.approvals
     statuses = args.str_list("status") or [RequestStatus.OPEN]
@@ -237,11 +246,13 @@ def search_requests(ctx: Ctx, args: Args) -> Json:
 
 
 def get_policy(ctx: Ctx, args: Args) -> Json:
+    """Whether entering Staging / Production needs an approved request, and who set it."""
     name = args.str("name")
     return policy_json(name, ctx.services.approvals.approval_rules(name))
 
 
 def set_policy(ctx: Ctx, args: Args) -> Json:
+    """Set (true / false) or drop (null) the model's own approval rule for a stage."""
     name = args.str("name")
     raw = args.raw("required")
     if raw is not None and not isinstance(raw, bool):

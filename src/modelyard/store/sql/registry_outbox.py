@@ -109,3 +109,30 @@ def transitioned(
             "comment": actor.comment if cause != HistoryCause.DISPLACED else None,
         },
     )
+
+
+def transition_requested(
+    tx: Tx, name: str, version: int, from_stage: str, to_stage: str, actor: Actor
+) -> None:
+    """A user asked for a version to move (approvals); the comment is the request's."""
+    emit(
+        tx,
+        RegistryEvent.TRANSITION_REQUEST_CREATED,
+        model_name=name,
+        now=actor.now,
+        version=version,
+        user=actor.user_id,
+        data={"from_stage": from_stage, "to_stage": to_stage, "comment": actor.comment},
+    )
+
+
+def commented(tx: Tx, name: str, version: int, actor: Actor) -> None:
+    emit(
+        tx,
+        RegistryEvent.COMMENT_CREATED,
+        model_name=name,
+        now=actor.now,
+        version=version,
+        user=actor.user_id,
+        data={"comment": actor.comment},
+    )

@@ -308,6 +308,13 @@ def _run_order(q: _Select, order_by: Sequence[OrderKey]) -> list[_Term]:
             if column is None:
                 raise InvalidParameterValue(f"Invalid order_by attribute '{key.key}' for runs")
             ordered_by_start_time |= key.key == "start_time"
+            if key.ascending and key.key in _RUN_NUMERIC:
+                # "ASC NULLS LAST" spelled as two keys: PostgreSQL reads it from the
+                # (…, (start_time IS NULL), start_time) index (migration 0008_perf)
+                # as it reads DESC NULLS LAST from runs_by_experiment.
+                terms.append(_Term(f"({column} IS NULL)"))
+                terms.append(_Term(column))
+                continue
             terms.append(
                 _Term(column, key.ascending, text=key.key not in _RUN_NUMERIC, nulls_last=True)
             )

@@ -28,6 +28,7 @@ from modelyard.approval_entities import (
 from modelyard.errors import ResourceDoesNotExist
 from modelyard.registry_entities import HistoryCause, ModelVersion
 from modelyard.store.registry import Actor
+from modelyard.store.sql import registry_outbox as outbox
 from modelyard.store.sql.db import Database, Row, Tx
 from modelyard.store.sql.registry import SqlRegistryStore
 from modelyard.store.sql.sql_text import chunks, placeholders
@@ -171,6 +172,7 @@ class SqlTransitionRequestStore(TransitionRequestStore):
                 from_stage=current,
                 to_stage=to_stage,
             )
+            outbox.transition_requested(tx, name, version, current, to_stage, actor)
             return self._requests(
                 tx,
                 "tr.model_key = ? AND tr.version = ? AND tr.to_stage = ? AND tr.user_id = ? "
@@ -364,6 +366,7 @@ class SqlTransitionRequestStore(TransitionRequestStore):
                 "SELECT MAX(comment_id) FROM model_version_comments WHERE model_key = ?", (key,)
             )
             self.registry._event(tx, key, version, ApprovalAction.COMMENTED, actor)
+            outbox.commented(tx, name, version, actor)
             return self._get_comment(tx, int(comment_id))
 
     def _get_comment(self, tx: Tx, comment_id: int) -> VersionComment:
