@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +74,7 @@ def modelyard_server(
     backend_uri: str | None = None,
     extra_args: list[str] | None = None,
     env: dict[str, str] | None = None,
+    preexec_fn: Callable[[], object] | None = None,
 ) -> Iterator[ServerProcess]:
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -101,6 +102,7 @@ def modelyard_server(
             cwd=data_dir,
             env={**os.environ, **(env or {})},
             start_new_session=True,
+            preexec_fn=preexec_fn,  # e.g. resource limits (tests/faults)
         )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -182,9 +182,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from modelyard.service.abandoned_uploads import sweep_in_background
         from modelyard.service.gc import schedule_from_settings
 
         stop_gc = schedule_from_settings(services)  # --gc-interval; off by default
+        sweep_in_background(services)  # uploads a killed server left unfinished
         # Every server process delivers webhooks from the shared outbox.
         deliverer = services.extra.get("webhook_deliverer")
         if deliverer is not None:

@@ -113,6 +113,20 @@ class RequestTooLarge(InvalidParameterValue):
         return 413
 
 
+class StorageFull(ModelyardError):
+    """The artifact store's disk (or quota, or file-size limit) is full: HTTP 507.
+
+    MLflow's RESOURCE_EXHAUSTED code, but not its 429: a full disk does not
+    empty itself by waiting, so clients should not retry it.
+    """
+
+    code = "RESOURCE_EXHAUSTED"
+
+    @property
+    def http_status(self) -> int:
+        return 507
+
+
 class RequestTimeout(BadRequest):
     """The client stopped sending its request body: HTTP 408."""
 
@@ -135,6 +149,7 @@ _BY_CODE: dict[str, type[ModelyardError]] = {
         Unauthenticated,
         TemporarilyUnavailable,
         InternalError,
+        StorageFull,
     )
 }
 

@@ -164,6 +164,15 @@ SETTINGS_SPEC: tuple[Setting, ...] = (
         "models deleted longer ago than this.",
     ),
     Setting(
+        "abandoned_upload_age",
+        "--abandoned-upload-age",
+        3600.0,
+        "Seconds without a new part after which start-up aborts an S3 multipart upload "
+        "under the artifact destination as left by a killed server (local temporary files "
+        "need no age: a lock tells live uploads from dead ones).",
+        float,
+    ),
+    Setting(
         "require_approval",
         "--require-approval",
         "",
@@ -267,6 +276,7 @@ class Settings:
     request_body_timeout: float = 60.0
     gc_interval: str | None = None
     gc_older_than: str = "30d"
+    abandoned_upload_age: float = 3600.0
     require_approval: str = ""
     approval_four_eyes: bool = False
 

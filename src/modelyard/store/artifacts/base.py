@@ -170,6 +170,17 @@ class ArtifactStore(ABC):
     @abstractmethod
     def exists(self, path: str) -> bool: ...
 
+    def remove_abandoned_uploads(self, idle_seconds: float) -> int:
+        """Remove what uploads cut short by a crash left behind; return how many.
+
+        A killed server cannot clean up after itself, so this runs at the next
+        start-up. It must never touch an upload still in progress, by this
+        process or by another server sharing the store; `idle_seconds` is how
+        long an upload must have shown no activity where the backend cannot
+        tell otherwise (S3). Stores that leave nothing behind keep this no-op.
+        """
+        return 0
+
     # -- multipart uploads (MLflow's MultipartUploadMixin); local stores lack it --
     def create_multipart_upload(self, path: str, filename: str, num_parts: int) -> MultipartUpload:
         raise NotImplementedByServer(MULTIPART_UPLOAD_UNSUPPORTED)

@@ -569,6 +569,73 @@ class S3ArtifactStore(ArtifactStore):
         )
         return sorted(self._rel(u["Key"]) for u in answer.get("Uploads", []))
 
+    def remove_abandoned_uploads(self, idle_seconds: float) -> int:
+        """Abort multipart uploads under our prefix idle for `idle_seconds` or more.
+
+        S3 keeps the parts of an upload whose server was killed (and bills for
+        them) until someone aborts it, and nothing in S3 says whether its writer
+        is alive. An upload through this server sends a part every 8 MiB, and a
+        client's own presigned upload a part at a time too, so one with no part
+        (nor start) for a long while is abandoned. Idle time is measured on the
+        parts' S3 timestamps against this machine's clock.
+        """
+        import datetime
+
+        now = datetime.datetime.now(datetime.UTC)
+        aborted = 0
+        markers: dict[str, str] = {}
+        while True:
+            page = self._call(
+                "",
+                self.client.list_multipart_uploads,
+                Bucket=self.bucket,
+                Prefix=self._dir_prefix(""),
+                **markers,
+            )
+            for upload in page.get("Uploads", []):
+                key, upload_id = upload["Key"], upload["UploadId"]
+                last = self._last_activity(key, upload_id, upload["Initiated"])
+                if (now - last).total_seconds() < idle_seconds:
+                    continue
+                self._call(
+                    self._rel(key),
+                    self.client.abort_multipart_upload,
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                )
+                log.info(
+                    "aborted the abandoned multipart upload %s of s3://%s/%s",
+                    upload_id,
+                    self.bucket,
+                    key,
+                )
+                aborted += 1
+            if not page.get("IsTruncated"):
+                return aborted
+            markers = {
+                "KeyMarker": page["NextKeyMarker"],
+                "UploadIdMarker": page["NextUploadIdMarker"],
+            }
+
+    def _last_activity(self, key: str, upload_id: str, initiated: Any) -> Any:
+        """When the upload last received a part (its start if none), over every page of parts."""
+        last = initiated
+        marker: dict[str, Any] = {}
+        while True:
+            page = self._call(
+                self._rel(key),
+                self.client.list_parts,
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                **marker,
+            )
+            last = max([last, *(part["LastModified"] for part in page.get("Parts", []))])
+            if not page.get("IsTruncated"):
+                return last
+            marker = {"PartNumberMarker": page["NextPartNumberMarker"]}
+
     # -- reading -------------------------------------------------------------------------
     def _not_a_file(self, rel: str) -> NoReturn:
         if rel == "" or self._is_dir(rel):
