@@ -17,7 +17,7 @@ from modelyard.approval_entities import AvailableAction
 from modelyard.errors import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.http.auth_rules import Rule, model
 from modelyard.registry_entities import ModelVersion, Stage
-from modelyard.service.permissions import READ
+from modelyard.service.permissions import MANAGE, READ
 from modelyard.ui.render import url_quote
 from modelyard.ui.web import UiRequest, redirect
 
@@ -27,7 +27,13 @@ NOTICES = {
     "rejected": "Request rejected.",
     "cancelled": "Request cancelled.",
     "commented": "Comment added.",
+    "policy": "Approval policy saved.",
 }
+
+MANAGE_NEEDED = (
+    "Changing the approval policy needs the manage right on this model; "
+    "ask an administrator or the model's manager."
+)
 
 
 def version_url(name: str, version: int | str, suffix: str = "") -> str:
@@ -73,6 +79,34 @@ def open_request_counts(req: UiRequest, names: list[str]) -> dict[str, int]:
     return dict(_approvals(req).open_request_counts(names)) if names else {}
 
 
+def policy_context(req: UiRequest, name: str) -> dict[str, Any]:
+    """Context for `_approval_policy.html` on the model page: the rule per stage
+    (and whether it is the model's own or the server's default), and whether the
+    viewer may change it, asked of `Access` as the REST call's service asks."""
+    approvals = _approvals(req)
+    may_set = approvals.access.can_manage_model(req.user, name)
+    return {
+        "approval_rules": approvals.approval_rules(name),
+        "policy_editable": may_set,
+        "policy_refusal": None if may_set else MANAGE_NEEDED,
+        "policy_notice": NOTICES.get(req.arg("done")) if req.arg("done") == "policy" else None,
+    }
+
+
+def policy_apply(req: UiRequest) -> Response:
+    """Save the model page's checkboxes through `set_approval_rule`, the REST
+    route's method. Only a stage whose box disagrees with the rule in force is
+    written, so a stage left as it was keeps following the server's default."""
+    approvals = _approvals(req)
+    name = req.path_params["name"]
+    checked = set(req.form.getlist("stage"))
+    for rule in approvals.approval_rules(name):
+        wanted = rule.stage in checked
+        if wanted != rule.required:
+            approvals.set_approval_rule(name, rule.stage, wanted, req.user)
+    return redirect(f"/models/{url_quote(name)}?done=policy#approval-policy")
+
+
 def request_apply(req: UiRequest) -> Response:
     approvals = _approvals(req)
     name, version = req.path_params["name"], req.path_params["version"]
@@ -108,8 +142,10 @@ def comment_apply(req: UiRequest) -> Response:
 _V = "/models/{name}/versions/{version:int}"
 
 # Permission rules (http/auth_rules.py): the service checks the edit right to
-# request, the stage right to approve or reject, authorship to cancel.
+# request, the stage right to approve or reject, authorship to cancel; the
+# policy needs MANAGE, as its REST route does.
 PERMISSIONS: dict[tuple[str, str], Rule] = {
+    ("POST", "/models/{name}/approval-policy"): model(MANAGE),
     ("POST", f"{_V}/requests"): model(READ),
     ("POST", f"{_V}/comments"): model(READ),
 }

@@ -136,6 +136,7 @@ def model_page(req: UiRequest) -> Page:
             "history": history.items,
             "history_next": history.next_page_token,
             "notice": _notice(req),
+            **approvals.policy_context(req, model.name),
         },
     )
 

@@ -104,6 +104,7 @@ RAW_ROUTES: list[BaseRoute] = [
     ),
     Route(f"{_VERSION}/requests", view(approvals.request_apply), methods=["POST"]),
     Route(f"{_VERSION}/comments", view(approvals.comment_apply), methods=["POST"]),
+    Route("/models/{name}/approval-policy", view(approvals.policy_apply), methods=["POST"]),
     Route("/webhooks", view(webhooks.webhooks_list), methods=["GET"]),
     Route("/webhooks/{webhook_id}", view(webhooks.webhook_page), methods=["GET"]),
     Route(
