@@ -152,6 +152,35 @@ def test_metric_points_for_runs_skips_nan_and_runs_without_the_key(
     assert store.latest_metric_keys([]) == []
 
 
+def test_metric_points_for_runs_come_sorted_by_x(store: SqlTrackingStore) -> None:
+    _run(store, "r1")
+    # Logged out of step order, with timestamps running against the steps.
+    store.log_batch("r1", [Metric("m", float(i), 500 - i, i) for i in (7, 2, 9, 0, 4)], [], [])
+    assert [s for s, _ in store.metric_points_for_runs(["r1"], "m", "step")["r1"]] == [
+        0,
+        2,
+        4,
+        7,
+        9,
+    ]
+    by_time = store.metric_points_for_runs(["r1"], "m", "timestamp")["r1"]
+    assert [t for t, _ in by_time] == [491, 493, 496, 498, 500]
+
+
+def test_run_values_reads_params_and_latest_metrics_per_run(store: SqlTrackingStore) -> None:
+    for rid in ("r1", "r2", "r3"):
+        _run(store, rid)
+    store.log_batch(
+        "r1", [Metric("m", 1.0, 1, 0), Metric("m", 3.0, 2, 1)], [Param("lr", "0.1")], []
+    )
+    store.log_batch("r2", [Metric("m", math.nan, 1, 0)], [Param("opt", "adam")], [])
+    params, metrics = store.run_values(["r1", "r2", "r3"])
+    assert params == {"r1": {"lr": "0.1"}, "r2": {"opt": "adam"}}
+    assert metrics["r1"] == {"m": 3.0} and math.isnan(metrics["r2"]["m"])
+    assert "r3" not in metrics
+    assert store.run_values([]) == ({}, {})
+
+
 def test_tags_upsert_and_run_name_tag_renames(store: SqlTrackingStore) -> None:
     _run(store, "r1")
     store.log_batch("r1", [], [], [Tag("t", "1")])

@@ -99,6 +99,29 @@ def test_many_points_are_downsampled_to_the_panel_budget(
     assert len(series["x"]) <= 200 and max(series["y"]) == 6.0 and min(series["y"]) == 0.0
 
 
+def test_sampled_panel_keeps_each_runs_min_and_max_in_x_order(
+    filled: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, services, exp, run_ids = filled
+    # One spike up and one down per run, at different steps, logged out of order:
+    # the sampled series must keep both, sorted by step.
+    spikes = {run_ids[0]: (17, 803), run_ids[1]: (499, 2), run_ids[2]: (998, 640)}
+    for run_id, (up, down) in spikes.items():
+        values = {s: 1.0 + (s % 5) / 10 for s in range(1000)}
+        values[up], values[down] = 50.0, -50.0
+        metrics = [Metric("spiky", values[s], T0 + s, s) for s in range(999, -1, -1)]
+        services.tracking.log_batch(run_id, metrics=metrics)
+    monkeypatch.setattr(charts, "PANEL_POINT_BUDGET", 300)
+    body = client.get(f"/ui/experiments/{exp}/chart-panel?key=spiky").json()
+    assert {s["run_id"] for s in body["series"]} == set(run_ids)
+    for series in body["series"]:
+        up, down = spikes[series["run_id"]]
+        assert series["downsampled"] and series["total"] == 1000 and len(series["x"]) <= 100
+        assert series["x"] == sorted(series["x"])
+        by_x = dict(zip(series["x"], series["y"], strict=True))
+        assert by_x[up] == 50.0 and by_x[down] == -50.0
+
+
 def test_charts_page_lists_panels_and_reorders_them_by_links(filled: Any) -> None:
     client, _, exp, _ = filled
     page = client.get(f"/experiments/{exp}/charts", headers=HTML)

@@ -504,6 +504,14 @@ class TrackingService:
             raise InvalidParameterValue(f"x must be 'step' or 'timestamp', got {x!r}.")
         return self.store.metric_points_for_runs(run_ids, key, x)
 
+    def run_values(
+        self, run_ids: Sequence[str]
+    ) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, float]]]:
+        """Per run id, {param key: value} and {metric key: latest value}, for
+        plots of one value per run. Like `metric_points_for_runs`, runs are not
+        checked one by one: callers pass ids a search just returned."""
+        return self.store.run_values(run_ids)
+
     def latest_metric_keys(self, run_ids: Sequence[str]) -> list[str]:
         return self.store.latest_metric_keys(run_ids)
 

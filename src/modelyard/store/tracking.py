@@ -161,8 +161,15 @@ class TrackingStore(ABC):
         self, run_ids: Sequence[str], key: str, x: str
     ) -> dict[str, list[tuple[float, float]]]:
         """(x, value) of every non-NaN point of `key`, per run, x being the "step"
-        or the "timestamp", in no particular order; runs without the metric are
-        left out. For charts that overlay many runs in one read."""
+        or the "timestamp", sorted by x; runs without the metric are left out.
+        For charts that overlay many runs in one read."""
+
+    @abstractmethod
+    def run_values(
+        self, run_ids: Sequence[str]
+    ) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, float]]]:
+        """Per run id, its {param key: value} and {metric key: latest value}
+        (runs without any are left out): what plots of one value per run need."""
 
     @abstractmethod
     def latest_metric_keys(self, run_ids: Sequence[str]) -> list[str]:

@@ -126,8 +126,9 @@ def _panel_links(base: dict[str, Any], panels: list[str]) -> list[dict[str, Any]
 
 
 def _x_values(points: list[tuple[float, float]], x: str, info: RunInfo) -> list[Any]:
-    """Sorted (x, value) in the axis's unit: steps, or seconds (since the epoch or the start)."""
-    points.sort()
+    """(x, value) in the axis's unit: steps, or seconds (since the epoch or the start).
+
+    The store returns each run's points sorted by x already."""
     if x == "step":
         return points
     if x == "time":
