@@ -7,15 +7,11 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
-import pytest
+from mlflow2 import mlflow2_python  # noqa: F401  (the shared 2.x fixture)
 from servers import ServerProcess
-
-MLFLOW2_PIN = "mlflow-skinny==2.22.*"
-VENV = Path(os.environ.get("MODELYARD_MLFLOW2_VENV", Path.home() / ".cache" / "modelyard-mlflow2"))
 
 SEED = textwrap.dedent(
     """
@@ -50,22 +46,10 @@ SEED = textwrap.dedent(
 )
 
 
-@pytest.fixture(scope="session")
-def mlflow2_python() -> Path:
-    python = VENV / "bin" / "python"
-    marker = VENV / "pin.txt"
-    if not (python.exists() and marker.exists() and marker.read_text() == MLFLOW2_PIN):
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", MLFLOW2_PIN, "setuptools"],
-            check=True,
-        )
-        marker.write_text(MLFLOW2_PIN)
-    return python
-
-
 def test_seed_workflow_with_mlflow2_client(
-    mlflow2_python: Path, live_server: ServerProcess, tmp_path: Path
+    mlflow2_python: Path,  # noqa: F811
+    live_server: ServerProcess,
+    tmp_path: Path,
 ) -> None:
     name = f"mnist_test_{tmp_path.name[-8:]}"
     (tmp_path / "seed.py").write_text(SEED)
