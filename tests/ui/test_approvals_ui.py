@@ -19,6 +19,7 @@ import httpx
 import pytest
 import uvicorn
 from access_double import StageRights
+from asgi_app import starlette_app
 
 from modelyard.app import create_app
 from modelyard.settings import Settings
@@ -53,7 +54,7 @@ def gated_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             require_approval="Production",
         )
     )
-    app.app.state.services.access = StageRights({"bob": {"Production"}})
+    starlette_app(app).state.services.access = StageRights({"bob": {"Production"}})
     with serve(app) as url:
         yield url
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asgi_app import starlette_app
 from test_ui_http import HTML, InprocClient
 
 from modelyard.app import create_app
@@ -24,7 +25,7 @@ def filled(tmp_path: Path) -> Iterator[tuple[InprocClient, Any, str, list[str]]]
         artifacts_destination=str(tmp_path / "artifacts"),
     )
     app = create_app(settings)
-    services = app.app.state.services
+    services = starlette_app(app).state.services
     tracking = services.tracking
     exp = tracking.create_experiment("charts")
     run_ids = []

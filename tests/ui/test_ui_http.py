@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from asgi_app import starlette_app
 from starlette.routing import Mount, Route
 
 from modelyard.app import create_app
@@ -52,7 +53,7 @@ def app_client(tmp_path: Path) -> Iterator[tuple[InprocClient, Any]]:
         artifacts_destination=str(tmp_path / "artifacts"),
     )
     app = create_app(settings)
-    services = app.app.state.services
+    services = starlette_app(app).state.services
     yield InprocClient(app), services
     services.db.close()
 
@@ -149,7 +150,7 @@ def test_stage_confirmation_follows_the_stage_policy(tmp_path: Path, policy: str
         stage_policy=policy,
     )
     app = create_app(settings)
-    services = app.app.state.services
+    services = starlette_app(app).state.services
     client = InprocClient(app)
     run_id = services.tracking.create_run("0").info.run_id
     services.registry.create_registered_model("m")
