@@ -94,8 +94,8 @@ def test_request_then_approve_in_the_browser(browser: Any, gated_server: str) ->
 
     with page_as(browser, url, "alice") as page:
         page.goto(f"/models/{name}/versions/2")
-        # No direct move to Production for alice: a request instead.
-        expect(page.locator(".stage-move-production")).to_have_count(0)
+        # No direct move to Production for alice (disabled, with the reason): a request instead.
+        expect(page.locator(".stage-move-production")).to_have_attribute("aria-disabled", "true")
         expect(page.locator(".stage-move-staging")).to_have_count(1)
         page.get_by_label("Requested stage").select_option("Production")
         page.get_by_label("Request comment").fill("accuracy 0.981")
