@@ -7,6 +7,7 @@ contributes its routes to one table mounted under MLflow's path families.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 import uuid
@@ -160,7 +161,9 @@ def all_routes() -> list[BaseRoute]:
                 continue
             raise
         specs.extend(getattr(module, "ROUTES", []))
-        raw.extend(getattr(module, "RAW_ROUTES", []))
+        # Copies: auth's install_guards wraps each route's `app` in place, and the
+        # module-level Route objects are shared by every app built in this process.
+        raw.extend(copy.copy(route) for route in getattr(module, "RAW_ROUTES", []))
     return raw + _api_routes(specs)
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import anyio.from_thread
 import httpx
 import pytest
+from asgi_app import starlette_app
 from servers import free_port, wait_healthy
 
 from modelyard.app import create_app
@@ -115,7 +116,7 @@ def inproc_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     )
     app = create_app(settings)
     yield app
-    app.app.state.services.db.close()
+    starlette_app(app).state.services.db.close()
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ import httpx
 import pytest
 import uvicorn
 from access_double import StageRights
+from asgi_app import starlette_app
 from servers import ServerProcess, modelyard_server, throwaway_postgres
 
 from modelyard.app import create_app
@@ -209,7 +210,7 @@ def test_stock_mlflow_client_direct_transition_is_refused_then_requested_and_app
         require_approval="Production",
     )
     app = create_app(settings)
-    app.app.state.services.access = StageRights({"bob": {"Production"}})
+    starlette_app(app).state.services.access = StageRights({"bob": {"Production"}})
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     with serve(app) as url:
         name = _model_with_versions(url, 1)

@@ -19,6 +19,7 @@ import httpx
 import pytest
 import uvicorn
 from access_double import StageRights
+from asgi_app import starlette_app
 
 from modelyard.app import create_app
 from modelyard.settings import Settings
@@ -53,7 +54,7 @@ def gated_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             require_approval="Production",
         )
     )
-    app.app.state.services.access = StageRights({"bob": {"Production"}})
+    starlette_app(app).state.services.access = StageRights({"bob": {"Production"}})
     with serve(app) as url:
         yield url
 
@@ -93,8 +94,8 @@ def test_request_then_approve_in_the_browser(browser: Any, gated_server: str) ->
 
     with page_as(browser, url, "alice") as page:
         page.goto(f"/models/{name}/versions/2")
-        # No direct move to Production for alice: a request instead.
-        expect(page.locator(".stage-move-production")).to_have_count(0)
+        # No direct move to Production for alice (disabled, with the reason): a request instead.
+        expect(page.locator(".stage-move-production")).to_have_attribute("aria-disabled", "true")
         expect(page.locator(".stage-move-staging")).to_have_count(1)
         page.get_by_label("Requested stage").select_option("Production")
         page.get_by_label("Request comment").fill("accuracy 0.981")

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from asgi_app import starlette_app
 from starlette.routing import Mount, Route
 
 from modelyard.app import create_app
@@ -47,10 +48,7 @@ class InprocClient:
 
 def services_of(app: Any) -> Any:
     """The services of `create_app`'s app, under its middleware (access log, door, timeouts)."""
-    inner = app
-    while not hasattr(inner, "state"):
-        inner = inner.app
-    return inner.state.services
+    return starlette_app(app).state.services
 
 
 @pytest.fixture

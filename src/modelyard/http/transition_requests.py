@@ -219,7 +219,9 @@ ROUTES: list[RouteSpec] = [
 
 # -- modelyard's own ------------------------------------------------------------------
 def search_requests(ctx: Ctx, args: Args) -> Json:
-    """Transition requests across models (open by default), newest first."""
+    """Promotion requests across every model the caller may read, open ones unless
+    `status` asks for others; optional `name`, `version` and `max_results` narrow it.
+    Backs `modelyard approvals list` and the UI's approvals page."""
     user = ctx.identity.user
     approvals = ctx.services.approvals
     statuses = args.str_list("status") or [RequestStatus.OPEN]
@@ -246,13 +248,15 @@ def search_requests(ctx: Ctx, args: Args) -> Json:
 
 
 def get_policy(ctx: Ctx, args: Args) -> Json:
-    """Whether entering Staging / Production needs an approved request, and who set it."""
+    """Whether moving a model's versions into each stage needs an approved request,
+    and whether that rule was set on the model or comes from `--require-approval`."""
     name = args.str("name")
     return policy_json(name, ctx.services.approvals.approval_rules(name))
 
 
 def set_policy(ctx: Ctx, args: Args) -> Json:
-    """Set (true / false) or drop (null) the model's own approval rule for a stage."""
+    """Require (or stop requiring) an approved request before a model's versions enter
+    a stage; `required: null` drops the model's rule back to the server's default."""
     name = args.str("name")
     raw = args.raw("required")
     if raw is not None and not isinstance(raw, bool):
