@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from modelyard.errors import InvalidParameterValue
 
@@ -44,23 +45,33 @@ class OrderKey:
     dataset_digest: str | None = None
 
 
+def encode_token_body(body: dict[str, Any]) -> str:
+    """A page token as MLflow spells them: base64 of a JSON object, opaque to clients."""
+    return base64.b64encode(json.dumps(body).encode("utf-8")).decode("ascii")
+
+
+def decode_token_body(token: str) -> Any:
+    """The JSON a page token carries, in MLflow's words when it is not one."""
+    try:
+        decoded = base64.b64decode(token)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidParameterValue("Invalid page token, could not base64-decode") from exc
+    try:
+        return json.loads(decoded)
+    except ValueError as exc:
+        raise InvalidParameterValue(f"Invalid page token, decoded value={decoded!r}") from exc
+
+
 def encode_page_token(offset: int) -> str:
-    """MLflow's page token: base64 of ``{"offset": N}``, opaque to clients."""
-    return base64.b64encode(json.dumps({"offset": offset}).encode("utf-8")).decode("ascii")
+    """MLflow's page token: base64 of ``{"offset": N}``."""
+    return encode_token_body({"offset": offset})
 
 
 def decode_page_token(token: str | None) -> int:
     """The offset a page token carries; no token means the first page (0)."""
     if not token:
         return 0
-    try:
-        decoded = base64.b64decode(token)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidParameterValue("Invalid page token, could not base64-decode") from exc
-    try:
-        parsed = json.loads(decoded)
-    except ValueError as exc:
-        raise InvalidParameterValue(f"Invalid page token, decoded value={decoded!r}") from exc
+    parsed = decode_token_body(token)
     offset = parsed.get("offset") if isinstance(parsed, dict) else None
     # MLflow never issues a token for offset 0 and refuses one, as here.
     if not offset or isinstance(offset, bool):

@@ -10,14 +10,12 @@ decode is refused with MLflow's INVALID_PARAMETER_VALUE.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import math
 from typing import Any
 
 from modelyard.errors import InvalidParameterValue
 from modelyard.points_entities import HistoryCursor, HistoryKey
+from modelyard.search_terms import decode_token_body, encode_token_body
 
 _MAX_INT64 = 2**63 - 1
 
@@ -28,21 +26,14 @@ def encode_history_token(cursor: HistoryCursor) -> str:
         ts, step, value, is_nan = cursor.after
         # repr keeps every bit of a double; JSON has no inf, so it travels as text.
         body["after"] = [ts, step, repr(value), is_nan]
-    return base64.b64encode(json.dumps(body).encode("utf-8")).decode("ascii")
+    return encode_token_body(body)
 
 
 def decode_history_token(token: str | None) -> HistoryCursor:
     """The cursor a token carries; no token is the first page."""
     if not token:
         return HistoryCursor()
-    try:
-        decoded = base64.b64decode(token)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidParameterValue("Invalid page token, could not base64-decode") from exc
-    try:
-        parsed = json.loads(decoded)
-    except ValueError as exc:
-        raise InvalidParameterValue(f"Invalid page token, decoded value={decoded!r}") from exc
+    parsed = decode_token_body(token)
     if not isinstance(parsed, dict):
         raise InvalidParameterValue(f"Invalid page token, parsed value={parsed}")
     offset = parsed.get("offset")
