@@ -48,8 +48,12 @@ def launch_chromium(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module. Module scope, not session: while Playwright's sync
+    API is open it keeps an asyncio loop marked running on the worker's main thread,
+    and tests that run later on the same worker and start a loop of their own (anyio,
+    asyncio.run) would fail with "Already running asyncio in this thread"."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
