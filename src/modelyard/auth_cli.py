@@ -163,13 +163,13 @@ def add_auth_commands(sub: SubParsers) -> None:
         return p.add_subparsers(dest=f"{name}_command", required=True, metavar="COMMAND")
 
     def command(
-        parent: SubParsers, name: str, fn: Command, helptext: str
+        parent: SubParsers, name: str, fn: Command, helptext: str, *, example: str
     ) -> argparse.ArgumentParser:
         p = parent.add_parser(
             name,
             help=helptext,
             description=helptext,
-            epilog=EXIT_CODES,
+            epilog=f"example:\n  {example}\n\n{EXIT_CODES}",
             formatter_class=fmt,
             parents=[common],
         )
@@ -184,15 +184,23 @@ def add_auth_commands(sub: SubParsers) -> None:
         )
 
     g = group("users", "Users of a server with --auth (admins).")
-    command(g, "list", cmd_users_list, "List users.")
-    p = command(g, "create", cmd_users_create, "Create a user (the password is prompted for).")
-    p.add_argument("username")
+    command(g, "list", cmd_users_list, "List users.", example="modelyard users list")
+    p = command(
+        g, "create", cmd_users_create, "Create a user (the password is prompted for).",
+        example="modelyard users create alice",
+    )  # fmt: skip
+    p.add_argument("username", help="the user's name")
     p.add_argument("--admin", action="store_true", help="make the user an admin")
     password_source(p)
-    p = command(g, "delete", cmd_users_delete, "Delete a user.")
-    p.add_argument("username")
-    p = command(g, "password", cmd_users_password, "Change a user's password.")
-    p.add_argument("username")
+    p = command(
+        g, "delete", cmd_users_delete, "Delete a user.", example="modelyard users delete alice"
+    )
+    p.add_argument("username", help="the user's name")
+    p = command(
+        g, "password", cmd_users_password, "Change a user's password.",
+        example="modelyard users password alice --password-stdin < new-password.txt",
+    )  # fmt: skip
+    p.add_argument("username", help="the user's name")
     password_source(p)
     p.add_argument(
         "--current-password-stdin",
@@ -201,26 +209,39 @@ def add_auth_commands(sub: SubParsers) -> None:
     )
 
     g = group("tokens", "Your access tokens (Bearer credentials for scripts and CI).")
-    p = command(g, "create", cmd_tokens_create, "Create a token; its secret is printed once.")
-    p.add_argument("name")
+    p = command(
+        g, "create", cmd_tokens_create, "Create a token; its secret is printed once.",
+        example="modelyard tokens create ci-deploy --expires-in-days 90",
+    )  # fmt: skip
+    p.add_argument("name", help="the token's name, e.g. ci-deploy")
     p.add_argument("--expires-in-days", type=float, default=None, metavar="DAYS")
     p.add_argument("--user", default=None, help="for another user (admins)")
-    p = command(g, "list", cmd_tokens_list, "List tokens (names and dates, never secrets).")
+    p = command(
+        g, "list", cmd_tokens_list, "List tokens (names and dates, never secrets).",
+        example="modelyard tokens list",
+    )  # fmt: skip
     p.add_argument(
         "--user", default=None, help="another user's (admins; default: yours, or all for an admin)"
     )
-    p = command(g, "revoke", cmd_tokens_revoke, "Revoke a token by name.")
-    p.add_argument("name")
+    p = command(
+        g, "revoke", cmd_tokens_revoke, "Revoke a token by name.",
+        example="modelyard tokens revoke ci-deploy",
+    )  # fmt: skip
+    p.add_argument("name", help="the token's name, e.g. ci-deploy")
     p.add_argument("--user", default=None, help="another user's (admins)")
 
     g = group("permissions", "Grant and revoke permissions on models and experiments.")
-    p = command(g, "grant", cmd_permissions_grant, "Grant a user a level on a model or experiment.")
-    p.add_argument("kind", choices=sorted(KINDS))
+    p = command(
+        g, "grant", cmd_permissions_grant, "Grant a user a level on a model or experiment.",
+        example="modelyard permissions grant model mnist_test alice MANAGE_PRODUCTION_VERSIONS",
+    )  # fmt: skip
+    p.add_argument("kind", choices=sorted(KINDS), help="what the grant is on")
     p.add_argument("resource", help="model name or experiment id ('*' for all, admins)")
-    p.add_argument("username")
+    p.add_argument("username", help="the user's name")
     p.add_argument(
         "permission",
         type=str.upper,
+        help="the level to grant (any case)",
         choices=[
             "READ",
             "EDIT",
@@ -231,10 +252,14 @@ def add_auth_commands(sub: SubParsers) -> None:
         ],
     )
     p = command(
-        g, "revoke", cmd_permissions_revoke, "Remove a user's grant on a model or experiment."
-    )
-    p.add_argument("kind", choices=sorted(KINDS))
-    p.add_argument("resource")
-    p.add_argument("username")
-    p = command(g, "list", cmd_permissions_list, "List a user's grants (direct and through roles).")
-    p.add_argument("username")
+        g, "revoke", cmd_permissions_revoke, "Remove a user's grant on a model or experiment.",
+        example="modelyard permissions revoke model mnist_test alice",
+    )  # fmt: skip
+    p.add_argument("kind", choices=sorted(KINDS), help="what the grant is on")
+    p.add_argument("resource", help="model name or experiment id")
+    p.add_argument("username", help="the user's name")
+    p = command(
+        g, "list", cmd_permissions_list, "List a user's grants (direct and through roles).",
+        example="modelyard permissions list alice",
+    )  # fmt: skip
+    p.add_argument("username", help="the user's name")

@@ -114,6 +114,9 @@ def add_ops_commands(sub: SubParsers) -> None:
         description="Permanently remove deleted runs, experiments and logged models and "
         "their artifacts. Safe while the server runs and safe to interrupt: run it again "
         "to finish. Takes the server's flags to find its database and artifacts.",
+        epilog="examples:\n  modelyard gc --older-than 30d --dry-run\n  modelyard gc "
+        "--run-ids 0f3a9c2e5b7d4e1f --backend-store-uri postgresql://mlflow@db/mlflow",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--older-than",
@@ -138,6 +141,9 @@ def add_ops_commands(sub: SubParsers) -> None:
         description="Back up a single-host server while it runs: the SQLite database with "
         "SQLite's online backup, then the artifact folder. For PostgreSQL and S3 see the "
         "README's Operations section.",
+        epilog="example:\n  modelyard backup /backups/2026-12-01 --backend-store-uri "
+        "sqlite:///srv/my.db --artifacts-destination /srv/artifacts",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("dest", metavar="DEST", help="a new or empty folder")
     add_setting_flags(p)
@@ -147,6 +153,9 @@ def add_ops_commands(sub: SubParsers) -> None:
         help="Put a backup made by `modelyard backup` in place (server stopped).",
         description="Restore a backup into the database path and artifact folder the "
         "flags name; both must be new or empty. Then start the server with the same flags.",
+        epilog="example:\n  modelyard restore /backups/2026-12-01 --backend-store-uri "
+        "sqlite:///srv/new.db --artifacts-destination /srv/new-artifacts",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("src", metavar="SRC", help="a folder made by modelyard backup")
     add_setting_flags(p)

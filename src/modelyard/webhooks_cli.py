@@ -205,10 +205,10 @@ def add_webhook_commands(sub: SubParsers) -> None:
     )
     for name, text in (("enable", "Activate a webhook."), ("disable", "Disable a webhook.")):
         command(name, cmd_status, text, f"modelyard webhooks {name} ID").add_argument(
-            "id", metavar="ID"
+            "id", metavar="ID", help="the webhook's id (see modelyard webhooks list)"
         )
     command("delete", cmd_delete, "Delete a webhook.", "modelyard webhooks delete ID").add_argument(
-        "id", metavar="ID"
+        "id", metavar="ID", help="the webhook's id (see modelyard webhooks list)"
     )
     q = command(
         "test",
@@ -216,7 +216,7 @@ def add_webhook_commands(sub: SubParsers) -> None:
         "Send an example event now and show the answer.",
         "modelyard webhooks test ID --event MODEL_VERSION_TRANSITIONED_TO_PRODUCTION",
     )
-    q.add_argument("id", metavar="ID")
+    q.add_argument("id", metavar="ID", help="the webhook's id (see modelyard webhooks list)")
     q.add_argument("--event", help="which event to pretend (default: the first subscribed)")
     q = command(
         "deliveries",
@@ -224,7 +224,7 @@ def add_webhook_commands(sub: SubParsers) -> None:
         "Show a webhook's delivery log, newest first.",
         "modelyard webhooks deliveries ID --max-results 20",
     )
-    q.add_argument("id", metavar="ID")
+    q.add_argument("id", metavar="ID", help="the webhook's id (see modelyard webhooks list)")
     q.add_argument("--max-results", type=int, default=50, metavar="N")
     q = command(
         "redeliver",
@@ -232,5 +232,7 @@ def add_webhook_commands(sub: SubParsers) -> None:
         "Send a delivery again (same delivery id).",
         "modelyard webhooks redeliver ID DELIVERY_ID",
     )
-    q.add_argument("id", metavar="ID")
-    q.add_argument("delivery_id", metavar="DELIVERY_ID")
+    q.add_argument("id", metavar="ID", help="the webhook's id (see modelyard webhooks list)")
+    q.add_argument(
+        "delivery_id", metavar="DELIVERY_ID", help="the delivery's id (see ... deliveries ID)"
+    )
