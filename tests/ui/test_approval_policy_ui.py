@@ -92,7 +92,9 @@ def test_manager_requires_production_approval_on_the_model_page(
     with page_as(browser, url, "alice") as page:
         page.goto(f"/models/{name}/versions/1")
         expect(page.locator("#requests")).to_contain_text("Production: approval required")
-        expect(page.locator(".stage-move-production")).to_have_count(0)
+        # No direct move for her: the Production button is shown disabled with the reason.
+        expect(page.locator("a.stage-move-production")).to_have_count(0)
+        expect(page.locator(".stage-move-production")).to_have_attribute("aria-disabled", "true")
         expect(page.get_by_role("button", name="Request promotion")).to_be_visible()
         # A direct move now names the model's approval rule and how to request.
         page.goto(f"/models/{name}/versions/1/stage?to=Production")

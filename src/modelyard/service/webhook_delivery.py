@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from modelyard.errors import TemporarilyUnavailable
 from modelyard.service.webhook_payloads import render
 from modelyard.service.webhook_secrets import SecretBox
 from modelyard.service.webhook_targets import TargetPolicy, TargetRefused, send
@@ -209,7 +210,10 @@ class Deliverer:
             try:
                 busy = self.run_once() > 0
                 self._maybe_prune()
-            except Exception:  # a database hiccup: log, wait, go on
+            except TemporarilyUnavailable as exc:  # the database is away: one line, retry
+                log.warning("webhook delivery round skipped: %s", exc.message)
+                busy = False
+            except Exception:  # anything else is a bug worth its traceback; go on
                 log.exception("webhook delivery round failed")
                 busy = False
             if not busy:
