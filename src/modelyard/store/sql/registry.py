@@ -13,7 +13,8 @@ the code ever wrong, the database would refuse the second holder.
 
 Search SQL is compiled here from parsed filters (`modelyard.search_terms`);
 values always travel as parameters. MLflow 3 logged models are in
-`logged_models.py`, mixed into `SqlRegistryStore`.
+`logged_models.py` and stage moves with the promotion history in
+`stage_moves.py`, both mixed into `SqlRegistryStore`.
 """
 
 from __future__ import annotations
@@ -24,18 +25,14 @@ from typing import Any
 from modelyard.entities import Page, Tag
 from modelyard.errors import (
     InvalidParameterValue,
-    InvalidState,
     ResourceDoesNotExist,
 )
 from modelyard.registry_entities import (
     HistoryAction,
-    HistoryCause,
-    HistoryEvent,
     ModelAlias,
     ModelVersion,
     RegisteredModel,
     Stage,
-    StageHolder,
 )
 from modelyard.search_terms import Comparison, OrderKey, encode_page_token
 from modelyard.store.registry import Actor, NewModelVersion, RegistryStore
@@ -43,6 +40,12 @@ from modelyard.store.sql import registry_outbox as outbox
 from modelyard.store.sql.db import Database, Row, Tx
 from modelyard.store.sql.logged_models import SqlLoggedModels
 from modelyard.store.sql.sql_text import chunks, compare_sql, order_sql, placeholders
+from modelyard.store.sql.stage_moves import (
+    SqlStageMoves,
+    approvals_store,
+    record_event,
+    version_not_found,
+)
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
 
@@ -53,26 +56,13 @@ _MV_COLUMNS = (
 )
 _MV_FROM = "model_versions mv JOIN registered_models rm ON rm.model_key = mv.model_key"
 _RM_COLUMNS = "rm.model_key, rm.name, rm.creation_time, rm.last_updated_time, rm.description"
-_STAGE_ACTIONS = (HistoryAction.CREATED, HistoryAction.TRANSITION, HistoryAction.DELETED)
-
-
-def _approvals() -> Any:
-    """Open transition requests are voided inside the registry's transactions;
-    imported late because that module builds on this one."""
-    from modelyard.store.sql import transition_requests
-
-    return transition_requests
 
 
 def _model_not_found(name: str) -> ResourceDoesNotExist:
     return ResourceDoesNotExist(f"Registered Model with name={name} not found")
 
 
-def _version_not_found(name: str, version: int) -> ResourceDoesNotExist:
-    return ResourceDoesNotExist(f"Model Version (name={name}, version={version}) not found")
-
-
-class SqlRegistryStore(SqlLoggedModels, RegistryStore):
+class SqlRegistryStore(SqlStageMoves, SqlLoggedModels, RegistryStore):
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -143,7 +133,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
     def _version(self, tx: Tx, key: int, name: str, version: int) -> ModelVersion:
         rows = self._version_rows(tx, "mv.model_key = ? AND mv.version = ?", (key, version))
         if not rows:
-            raise _version_not_found(name, version)
+            raise version_not_found(name, version)
         return self._versions(tx, rows)[0]
 
     def _models(self, tx: Tx, rows: Sequence[Row]) -> list[RegisteredModel]:
@@ -200,41 +190,6 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
         if not rows:
             raise _model_not_found(name)
         return self._models(tx, rows)[0]
-
-    @staticmethod
-    def _event(
-        tx: Tx,
-        key: int,
-        version: int,
-        action: str,
-        actor: Actor,
-        *,
-        cause: str = HistoryCause.REQUEST,
-        from_stage: str | None = None,
-        to_stage: str | None = None,
-        alias: str | None = None,
-        previous_version: int | None = None,
-    ) -> None:
-        # A displaced version's archiving was not what the caller commented on.
-        comment = actor.comment if cause != HistoryCause.DISPLACED else None
-        tx.execute(
-            "INSERT INTO registry_history (model_key, version, action, from_stage, to_stage, "
-            "alias, previous_version, timestamp, user_id, comment, cause) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                key,
-                version,
-                action,
-                from_stage,
-                to_stage,
-                alias,
-                previous_version,
-                actor.now,
-                actor.user_id,
-                comment,
-                cause,
-            ),
-        )
 
     # -- registered models ------------------------------------------------------
     def create_registered_model(
@@ -381,7 +336,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 )
                 is None
             ):
-                raise _version_not_found(name, version)
+                raise version_not_found(name, version)
             previous = tx.scalar(
                 "SELECT version FROM registered_model_aliases WHERE model_key = ? AND alias = ?",
                 (key, alias),
@@ -391,7 +346,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 "ON CONFLICT (model_key, alias) DO UPDATE SET version = excluded.version",
                 (key, alias, version),
             )
-            self._event(
+            record_event(
                 tx,
                 key,
                 version,
@@ -415,7 +370,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 "DELETE FROM registered_model_aliases WHERE model_key = ? AND alias = ?",
                 (key, alias),
             )
-            self._event(tx, key, int(previous), HistoryAction.ALIAS_DELETED, actor, alias=alias)
+            record_event(tx, key, int(previous), HistoryAction.ALIAS_DELETED, actor, alias=alias)
             outbox.alias_changed(tx, name, int(previous), alias, actor, created=False)
 
     def get_version_by_alias(self, name: str, alias: str) -> ModelVersion | None:
@@ -467,7 +422,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 "VALUES (?, ?, ?, ?)",
                 [(key, version, k, v) for k, v in last.items()],
             )
-            self._event(tx, key, version, HistoryAction.CREATED, actor, to_stage=Stage.NONE)
+            record_event(tx, key, version, HistoryAction.CREATED, actor, to_stage=Stage.NONE)
             outbox.version_created(tx, new, version, actor, last)
             return self._version(tx, key, new.name, version)
 
@@ -486,7 +441,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 (description, now, key, version),
             )
             if tx.rowcount == 0:
-                raise _version_not_found(name, version)
+                raise version_not_found(name, version)
             return self._version(tx, key, name, version)
 
     def delete_model_version(self, name: str, version: int, actor: Actor) -> None:
@@ -497,13 +452,13 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 (key, version),
             )
             if stage is None:
-                raise _version_not_found(name, version)
+                raise version_not_found(name, version)
             for (alias,) in tx.all(
                 "SELECT alias FROM registered_model_aliases WHERE model_key = ? AND version = ? "
                 "ORDER BY alias",
                 (key, version),
             ):
-                self._event(tx, key, version, HistoryAction.ALIAS_DELETED, actor, alias=alias)
+                record_event(tx, key, version, HistoryAction.ALIAS_DELETED, actor, alias=alias)
             # Tags and aliases go with the row (ON DELETE CASCADE).
             tx.execute(
                 "DELETE FROM model_versions WHERE model_key = ? AND version = ?", (key, version)
@@ -512,167 +467,8 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 "UPDATE registered_models SET last_updated_time = ? WHERE model_key = ?",
                 (actor.now, key),
             )
-            self._event(tx, key, version, HistoryAction.DELETED, actor, from_stage=stage)
-            _approvals().void_open_requests(tx, key, version, None, actor)
-
-    def _transition(
-        self,
-        tx: Tx,
-        key: int,
-        name: str,
-        version: int,
-        stage: str,
-        *,
-        archive_others: bool,
-        exclusive: bool,
-        actor: Actor,
-        cause: str,
-    ) -> ModelVersion:
-        """Move one version; the caller holds the model's lock."""
-        current = tx.scalar(
-            "SELECT current_stage FROM model_versions WHERE model_key = ? AND version = ?",
-            (key, version),
-        )
-        if current is None:
-            raise _version_not_found(name, version)
-        if archive_others:
-            displaced = [
-                int(v)
-                for (v,) in tx.all(
-                    "SELECT version FROM model_versions WHERE model_key = ? AND "
-                    "current_stage = ? AND version <> ? ORDER BY version",
-                    (key, stage, version),
-                )
-            ]
-            if displaced:
-                # Archive first: the unique index must never see two holders.
-                tx.execute(
-                    f"UPDATE model_versions SET current_stage = ?, exclusive_stage = NULL, "
-                    f"last_updated_time = ? WHERE model_key = ? AND "
-                    f"version IN ({placeholders(len(displaced))})",
-                    (Stage.ARCHIVED, actor.now, key, *displaced),
-                )
-                for other in displaced:
-                    self._event(
-                        tx,
-                        key,
-                        other,
-                        HistoryAction.TRANSITION,
-                        actor,
-                        cause=HistoryCause.DISPLACED,
-                        from_stage=stage,
-                        to_stage=Stage.ARCHIVED,
-                    )
-                    outbox.transitioned(
-                        tx, name, other, stage, Stage.ARCHIVED, actor, HistoryCause.DISPLACED
-                    )
-        holder_mark = stage if exclusive and stage in Stage.EXCLUSIVE else None
-        tx.execute(
-            "UPDATE model_versions SET current_stage = ?, exclusive_stage = ?, "
-            "last_updated_time = ? WHERE model_key = ? AND version = ?",
-            (stage, holder_mark, actor.now, key, version),
-        )
-        tx.execute(
-            "UPDATE registered_models SET last_updated_time = ? WHERE model_key = ?",
-            (actor.now, key),
-        )
-        self._event(
-            tx,
-            key,
-            version,
-            HistoryAction.TRANSITION,
-            actor,
-            cause=cause,
-            from_stage=current,
-            to_stage=stage,
-        )
-        _approvals().void_open_requests(tx, key, version, stage, actor)
-        outbox.transitioned(tx, name, version, current, stage, actor, cause)
-        return self._version(tx, key, name, version)
-
-    def transition_stage(
-        self,
-        name: str,
-        version: int,
-        stage: str,
-        *,
-        archive_others: bool,
-        exclusive: bool,
-        actor: Actor,
-        cause: str,
-    ) -> ModelVersion:
-        with self.db.write() as tx:
-            key = self._key(tx, name, lock=True)
-            return self._transition(
-                tx,
-                key,
-                name,
-                version,
-                stage,
-                archive_others=archive_others,
-                exclusive=exclusive,
-                actor=actor,
-                cause=cause,
-            )
-
-    def rollback_stage(
-        self, name: str, stage: str, *, exclusive: bool, actor: Actor
-    ) -> ModelVersion:
-        with self.db.write() as tx:
-            key = self._key(tx, name, lock=True)
-            holders = [
-                int(v)
-                for (v,) in tx.all(
-                    "SELECT version FROM model_versions WHERE model_key = ? AND current_stage = ? "
-                    "ORDER BY version DESC",
-                    (key, stage),
-                )
-            ]
-            # Events before the current holder took the stage; with no holder, all.
-            before: int | None = None
-            if holders:
-                before = tx.scalar(
-                    "SELECT MAX(event_id) FROM registry_history WHERE model_key = ? AND "
-                    "version = ? AND action = ? AND to_stage = ?",
-                    (key, holders[0], HistoryAction.TRANSITION, stage),
-                )
-            sql = (
-                "SELECT h.version FROM registry_history h WHERE h.model_key = ? AND "
-                "h.action = ? AND h.to_stage = ?"
-            )
-            params: list[Any] = [key, HistoryAction.TRANSITION, stage]
-            if before is not None:
-                sql += " AND h.event_id < ?"
-                params.append(before)
-            if holders:
-                sql += f" AND h.version NOT IN ({placeholders(len(holders))})"
-                params.extend(holders)
-            # A version that now holds the *other* exclusive stage is not pulled
-            # out of it: rolling back Staging must never empty Production.
-            other = "Production" if stage == "Staging" else "Staging"
-            sql += (
-                " AND EXISTS (SELECT 1 FROM model_versions mv WHERE mv.model_key = h.model_key "
-                "AND mv.version = h.version AND mv.current_stage <> ?) "
-                "ORDER BY h.event_id DESC LIMIT 1"
-            )
-            params.append(other)
-            previous = tx.scalar(sql, params)
-            if previous is None:
-                raise InvalidState(
-                    f"Cannot roll back stage '{stage}' of registered model '{name}': no earlier "
-                    f"version that held '{stage}' still exists."
-                )
-            return self._transition(
-                tx,
-                key,
-                name,
-                int(previous),
-                stage,
-                archive_others=True,
-                exclusive=exclusive,
-                actor=actor,
-                cause=HistoryCause.ROLLBACK,
-            )
+            record_event(tx, key, version, HistoryAction.DELETED, actor, from_stage=stage)
+            approvals_store().void_open_requests(tx, key, version, None, actor)
 
     def search_model_versions(
         self,
@@ -745,7 +541,7 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 )
                 is None
             ):
-                raise _version_not_found(name, version)
+                raise version_not_found(name, version)
             tx.execute(
                 "INSERT INTO model_version_tags (model_key, version, key, value) "
                 "VALUES (?, ?, ?, ?) "
@@ -764,85 +560,9 @@ class SqlRegistryStore(SqlLoggedModels, RegistryStore):
                 )
                 is None
             ):
-                raise _version_not_found(name, version)
+                raise version_not_found(name, version)
             tx.execute(
                 "DELETE FROM model_version_tags WHERE model_key = ? AND version = ? AND key = ?",
                 (model_key, version, key),
             )
             outbox.version_tag_deleted(tx, name, version, key, now)
-
-    # -- promotion history ----------------------------------------------------
-    def list_history(
-        self, name: str, version: int | None, max_results: int, offset: int
-    ) -> Page[HistoryEvent]:
-        with self.db.read() as tx:
-            key = self._key(tx, name)
-            sql = (
-                "SELECT event_id, version, action, from_stage, to_stage, alias, "
-                "previous_version, timestamp, user_id, comment, cause FROM registry_history "
-                "WHERE model_key = ?"
-            )
-            params: list[Any] = [key]
-            if version is not None:
-                sql += " AND version = ?"
-                params.append(version)
-            sql += " ORDER BY event_id DESC LIMIT ? OFFSET ?"
-            rows = tx.all(sql, (*params, max_results + 1, offset))
-        more = len(rows) > max_results
-        items = [
-            HistoryEvent(
-                event_id=int(r[0]),
-                name=name,
-                version=int(r[1]),
-                action=r[2],
-                from_stage=r[3],
-                to_stage=r[4],
-                alias=r[5],
-                previous_version=None if r[6] is None else int(r[6]),
-                timestamp=int(r[7]),
-                user_id=r[8],
-                comment=r[9],
-                cause=r[10],
-            )
-            for r in rows[:max_results]
-        ]
-        return Page(items, encode_page_token(offset + max_results) if more else None)
-
-    def stage_holder(self, name: str, stage: str, at: int) -> StageHolder:
-        actions = placeholders(len(_STAGE_ACTIONS))
-        with self.db.read() as tx:
-            key = self._key(tx, name)
-            # Each version's last stage event at or before `at`; holders are
-            # those whose last event put them in `stage`.
-            row = tx.one(
-                "SELECT h.version FROM registry_history h WHERE h.model_key = ? AND "
-                f"h.action IN ({actions}) AND h.timestamp <= ? AND h.to_stage = ? AND "
-                "h.event_id = (SELECT MAX(h2.event_id) FROM registry_history h2 WHERE "
-                "h2.model_key = h.model_key AND h2.version = h.version AND "
-                f"h2.action IN ({actions}) AND h2.timestamp <= ?) "
-                "ORDER BY h.version DESC LIMIT 1",
-                (key, *_STAGE_ACTIONS, at, stage, *_STAGE_ACTIONS, at),
-            )
-            if row is None:
-                return StageHolder(name=name, stage=stage, at=at)
-            version = int(row[0])
-            # When it entered: the event after its last one in another stage.
-            left = tx.scalar(
-                "SELECT MAX(event_id) FROM registry_history WHERE model_key = ? AND "
-                f"version = ? AND action IN ({actions}) AND timestamp <= ? AND "
-                "(to_stage IS NULL OR to_stage <> ?)",
-                (key, version, *_STAGE_ACTIONS, at, stage),
-            )
-            since = tx.scalar(
-                "SELECT MIN(timestamp) FROM registry_history WHERE model_key = ? AND "
-                f"version = ? AND action IN ({actions}) AND timestamp <= ? AND to_stage = ? "
-                "AND event_id > ?",
-                (key, version, *_STAGE_ACTIONS, at, stage, -1 if left is None else left),
-            )
-        return StageHolder(
-            name=name,
-            stage=stage,
-            at=at,
-            version=version,
-            since=None if since is None else int(since),
-        )

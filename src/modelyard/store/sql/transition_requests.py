@@ -6,7 +6,7 @@ PostgreSQL, `BEGIN IMMEDIATE` on SQLite), like the registry's stage moves, so
 an approval and a concurrent approval, rejection, transition or deletion of
 the same model see each other in full or not at all. Approving reuses the
 registry's `_transition` with the same transaction, and every event goes
-through the registry's one `_event` function into `registry_history`.
+through one function, `stage_moves.record_event`, into `registry_history`.
 
 `void_open_requests` is the hook the registry calls inside its own
 transactions when a version reaches a stage or is deleted.
@@ -32,6 +32,7 @@ from modelyard.store.sql import registry_outbox as outbox
 from modelyard.store.sql.db import Database, Row, Tx
 from modelyard.store.sql.registry import SqlRegistryStore
 from modelyard.store.sql.sql_text import chunks, placeholders
+from modelyard.store.sql.stage_moves import record_event
 from modelyard.store.transition_requests import Chooser, StageMove, TransitionRequestStore
 
 _REQUEST_COLUMNS = (
@@ -109,7 +110,7 @@ def void_open_requests(tx: Tx, key: int, version: int, stage: str | None, actor:
     )
     why = "version deleted" if stage is None else f"version reached {stage}"
     for _request_id, to_stage in rows:
-        SqlRegistryStore._event(
+        record_event(
             tx,
             key,
             version,
@@ -163,7 +164,7 @@ class SqlTransitionRequestStore(TransitionRequestStore):
                     RequestStatus.OPEN,
                 ),
             )
-            self.registry._event(
+            record_event(
                 tx,
                 key,
                 version,
@@ -220,7 +221,7 @@ class SqlTransitionRequestStore(TransitionRequestStore):
             "decision_comment = ?, last_updated_time = ? WHERE request_id = ?",
             (status, _user(actor), actor.comment, actor.now, request.request_id),
         )
-        self.registry._event(
+        record_event(
             tx,
             key,
             request.version,
@@ -365,7 +366,7 @@ class SqlTransitionRequestStore(TransitionRequestStore):
             comment_id = tx.scalar(
                 "SELECT MAX(comment_id) FROM model_version_comments WHERE model_key = ?", (key,)
             )
-            self.registry._event(tx, key, version, ApprovalAction.COMMENTED, actor)
+            record_event(tx, key, version, ApprovalAction.COMMENTED, actor)
             outbox.commented(tx, name, version, actor)
             return self._get_comment(tx, int(comment_id))
 
