@@ -8,16 +8,14 @@ prints, like every client command.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from modelyard.client_cli import emit, stage_arg, table, version_arg, when
+from modelyard.cli_output import emit, table, when
+from modelyard.cli_parser import stage_arg, version_arg
 
 if TYPE_CHECKING:
+    from modelyard.cli_parser import Command, CommandTree, SubParsers
     from modelyard.client import Client
-    from modelyard.client_cli import Command, SubParsers
-
-    CommandMaker = Callable[..., argparse.ArgumentParser]
 
 
 def cmd_request(c: Client, args: argparse.Namespace) -> None:
@@ -113,7 +111,7 @@ def cmd_approval(c: Client, args: argparse.Namespace) -> None:
     )
 
 
-def add_approval_commands(g: SubParsers, command: CommandMaker) -> None:
+def add_approval_commands(g: SubParsers, tree: CommandTree) -> None:
     """Add the promotion-request commands to the `models` group."""
     name_help = "registered model name, e.g. mnist_test"
     version_help = "version number, from 1"
@@ -121,7 +119,7 @@ def add_approval_commands(g: SubParsers, command: CommandMaker) -> None:
     def move(
         fn: Command, name: str, helptext: str, example: str, comment_help: str
     ) -> argparse.ArgumentParser:
-        p = command(g, name, fn, helptext, example=example)
+        p = tree.command(g, name, fn, helptext, example=example)
         p.add_argument("name", metavar="NAME", help=name_help)
         p.add_argument("version", metavar="VERSION", type=version_arg, help=version_help)
         p.add_argument(
@@ -159,7 +157,7 @@ def add_approval_commands(g: SubParsers, command: CommandMaker) -> None:
         "modelyard models cancel mnist_test 3 --to Production",
         "kept in the history",
     )
-    p = command(
+    p = tree.command(
         g,
         "requests",
         cmd_requests,
@@ -173,7 +171,7 @@ def add_approval_commands(g: SubParsers, command: CommandMaker) -> None:
         choices=("open", "approved", "rejected", "cancelled", "void"),
         help="repeatable; default: open",
     )
-    p = command(
+    p = tree.command(
         g,
         "comment",
         cmd_comment,
@@ -183,7 +181,7 @@ def add_approval_commands(g: SubParsers, command: CommandMaker) -> None:
     p.add_argument("name", metavar="NAME", help=name_help)
     p.add_argument("version", metavar="VERSION", type=version_arg, help=version_help)
     p.add_argument("text", metavar="TEXT", help="the comment")
-    p = command(
+    p = tree.command(
         g,
         "approval",
         cmd_approval,

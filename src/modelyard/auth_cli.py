@@ -14,11 +14,12 @@ import getpass
 import sys
 from typing import TYPE_CHECKING, Any
 
-from modelyard.client_cli import EXIT_CODES, _common, emit, run_command, table, when
+from modelyard.cli_output import emit, table, when
+from modelyard.cli_parser import CommandTree
 
 if TYPE_CHECKING:
+    from modelyard.cli_parser import SubParsers
     from modelyard.client import Client
-    from modelyard.client_cli import Command, SubParsers
 
 MLFLOW_2 = "/api/2.0/mlflow"
 MLFLOW_3 = "/api/3.0/mlflow"
@@ -153,28 +154,8 @@ def cmd_permissions_list(c: Client, args: argparse.Namespace) -> None:
 
 def add_auth_commands(sub: SubParsers) -> None:
     """Add `users`, `tokens` and `permissions` to the `modelyard` parser."""
-    common = _common()
-    fmt = argparse.RawDescriptionHelpFormatter
-
-    def group(name: str, helptext: str) -> SubParsers:
-        p = sub.add_parser(
-            name, help=helptext, description=helptext, epilog=EXIT_CODES, formatter_class=fmt
-        )
-        return p.add_subparsers(dest=f"{name}_command", required=True, metavar="COMMAND")
-
-    def command(
-        parent: SubParsers, name: str, fn: Command, helptext: str, *, example: str
-    ) -> argparse.ArgumentParser:
-        p = parent.add_parser(
-            name,
-            help=helptext,
-            description=helptext,
-            epilog=f"example:\n  {example}\n\n{EXIT_CODES}",
-            formatter_class=fmt,
-            parents=[common],
-        )
-        p.set_defaults(func=lambda args: run_command(fn, args))
-        return p
+    tree = CommandTree(sub)
+    group, command = tree.group, tree.command
 
     def password_source(p: argparse.ArgumentParser) -> None:
         p.add_argument(

@@ -169,7 +169,8 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from modelyard.client_cli import add_client_commands, add_common_options
+    from modelyard.cli_parser import add_common_options
+    from modelyard.client_cli import add_client_commands
 
     parser = argparse.ArgumentParser(
         prog="modelyard",

@@ -18,116 +18,24 @@ Exit codes (also in every command's --help):
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
-import math
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from typing import TypeAlias
+from modelyard.cli_output import emit, human_size, jsonable, table, when
+from modelyard.cli_parser import (
+    STAGES,
+    CommandTree,
+    UsageError,
+    positive_int,
+    stage_arg,
+    version_arg,
+)
 
+if TYPE_CHECKING:
+    from modelyard.cli_parser import SubParsers
     from modelyard.client import Client
     from modelyard.client.progress import Progress
-
-    SubParsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
-    Command: TypeAlias = Callable[[Client, argparse.Namespace], Any]
-
-EXIT_OK = 0
-EXIT_SERVER_ERROR = 1
-EXIT_USAGE = 2
-EXIT_UNREACHABLE = 3
-
-EXIT_CODES = """exit codes:
-  0  success
-  1  the server refused the request (its message is printed), or a local file error
-  2  usage error (bad arguments, malformed model URI, missing local file)
-  3  the tracking server could not be reached"""
-
-STAGES = ("None", "Staging", "Production", "Archived")
-
-
-# -- output --------------------------------------------------------------------
-def when(ms: int | None) -> str:
-    if not ms:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000))
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Left-aligned columns separated by two spaces; "-" for empty cells."""
-    cells = [[("-" if c is None or c == "" else str(c)) for c in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in cells:
-        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-    lines = [headers, *cells]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
-    )
-
-
-def jsonable(value: Any) -> Any:
-    """Entities (frozen dataclasses) as plain JSON; non-finite floats as MLflow spells them."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if hasattr(value, "__fspath__"):
-        return str(value)
-    return value
-
-
-def emit(args: argparse.Namespace, data: Any, human: Callable[[], str]) -> None:
-    text = json.dumps(jsonable(data), indent=2) if args.json else human()
-    if text:
-        print(text)
-
-
-# -- argument helpers ----------------------------------------------------------
-def stage_arg(value: str) -> str:
-    for stage in STAGES:
-        if value.lower() == stage.lower():
-            return stage
-    raise argparse.ArgumentTypeError(
-        f"invalid stage {value!r} (choose from {', '.join(STAGES)}; any case)"
-    )
-
-
-def version_arg(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"invalid version {value!r} (a number from 1)")
-    return int(value)
-
-
-def positive_int(maximum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number from 1 to `maximum` (else a usage error, exit 2)."""
-
-    def parse(value: str) -> int:
-        if not value.strip().isdigit() or not 1 <= int(value) <= maximum:
-            raise argparse.ArgumentTypeError(
-                f"invalid value {value!r} (a whole number from 1 to {maximum:,})"
-            )
-        return int(value)
-
-    return parse
-
-
-def human_size(n: int | None) -> str:
-    """1536 -> '1.5 KiB': sizes as people read them (JSON output keeps bytes)."""
-    if n is None:
-        return ""
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"  # unreachable; keeps mypy sure of the return
 
 
 def _progress(args: argparse.Namespace) -> Progress | None:
@@ -172,7 +80,7 @@ def _experiment_ids(c: Client, wanted: Sequence[str] | None) -> list[str]:
         elif item.isdigit():
             ids.append(item)
         else:
-            raise _Usage(f"no experiment named {item!r} (give an experiment name or ID)")
+            raise UsageError(f"no experiment named {item!r} (give an experiment name or ID)")
     return ids
 
 
@@ -397,7 +305,7 @@ def cmd_models_alias(c: Client, args: argparse.Namespace) -> None:
         )
         return
     if args.version is None:
-        raise _Usage("models alias: VERSION is required unless --delete is given")
+        raise UsageError("models alias: VERSION is required unless --delete is given")
     c.set_registered_model_alias(args.name, args.alias, args.version)
     mv = c.get_model_version_by_alias(args.name, args.alias)
     emit(args, mv, lambda: f"{mv.name}@{args.alias} -> version {mv.version}")
@@ -520,105 +428,10 @@ def cmd_artifacts_list(c: Client, args: argparse.Namespace) -> None:
     )
 
 
-# -- wiring --------------------------------------------------------------------
-class _Usage(Exception):
-    pass
-
-
-def run_command(command: Command, args: argparse.Namespace) -> int:
-    """Run one command with a client; turn failures into a message and an exit code."""
-    from modelyard.client import Client, InvalidArgument, ServerUnreachable
-    from modelyard.errors import ModelyardError
-
-    try:
-        with Client(args.tracking_uri) as client:
-            command(client, args)
-        return EXIT_OK
-    except ServerUnreachable as exc:
-        print(f"modelyard: {exc.message}", file=sys.stderr)
-        return EXIT_UNREACHABLE
-    except (InvalidArgument, _Usage) as exc:
-        print(f"modelyard: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except ModelyardError as exc:
-        print(f"modelyard: {exc.message} [{exc.code}]", file=sys.stderr)
-        return EXIT_SERVER_ERROR
-    except OSError as exc:
-        print(f"modelyard: {exc}", file=sys.stderr)
-        return EXIT_SERVER_ERROR
-    except KeyboardInterrupt:
-        print("modelyard: interrupted", file=sys.stderr)
-        return 130
-
-
-def add_common_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
-    """--tracking-uri and --json, accepted before the command (`modelyard --tracking-uri U
-    runs list`) and after it. After the command they default to SUPPRESS, so a value given
-    before the command is not overwritten by the subcommand's default."""
-    parser.add_argument(
-        "--tracking-uri",
-        metavar="URL",
-        default=None if top_level else argparse.SUPPRESS,
-        help="tracking server [MODELYARD_TRACKING_URI, MLFLOW_TRACKING_URI; "
-        "default http://127.0.0.1:5000]",
-    )
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        default=False if top_level else argparse.SUPPRESS,
-        help="print JSON instead of a table",
-    )
-
-
-def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    add_common_options(common, top_level=False)
-    return common
-
-
-def _transfer() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(add_help=False)
-    p.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="show a progress bar on stderr (default: when stderr is a terminal)",
-    )
-    return p
-
-
 def add_client_commands(sub: SubParsers) -> None:
     """Add `experiments`, `runs`, `models` and `artifacts` to the `modelyard` parser."""
-    common = _common()
-    transfer = _transfer()
-    fmt = argparse.RawDescriptionHelpFormatter
-
-    def group(name: str, helptext: str) -> SubParsers:
-        p = sub.add_parser(
-            name, help=helptext, description=helptext, epilog=EXIT_CODES, formatter_class=fmt
-        )
-        return p.add_subparsers(dest=f"{name}_command", required=True, metavar="COMMAND")
-
-    def command(
-        parent: SubParsers,
-        name: str,
-        fn: Command,
-        helptext: str,
-        *,
-        example: str,
-        transfers: bool = False,
-    ) -> argparse.ArgumentParser:
-        parents = [common, transfer] if transfers else [common]
-        p = parent.add_parser(
-            name,
-            help=helptext,
-            description=helptext,
-            epilog=f"example:\n  {example}\n\n{EXIT_CODES}",
-            formatter_class=fmt,
-            parents=parents,
-        )
-        p.set_defaults(func=lambda args: run_command(fn, args))
-        return p
+    tree = CommandTree(sub)
+    group, command = tree.group, tree.command
 
     max_results = positive_int(50_000)
     name_help = "registered model name, e.g. mnist_test"
@@ -781,7 +594,7 @@ def add_client_commands(sub: SubParsers) -> None:
     )
     from modelyard.approvals_cli import add_approval_commands
 
-    add_approval_commands(g, command)
+    add_approval_commands(g, tree)
 
     # artifacts
     g = group("artifacts", "Upload, download and list run artifacts.")

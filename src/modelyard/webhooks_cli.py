@@ -15,11 +15,12 @@ import argparse
 import os
 from typing import TYPE_CHECKING, Any
 
-from modelyard.client_cli import EXIT_CODES, _common, _Usage, emit, run_command, table, when
+from modelyard.cli_output import emit, table, when
+from modelyard.cli_parser import CommandTree, UsageError
 
 if TYPE_CHECKING:
+    from modelyard.cli_parser import Command, SubParsers
     from modelyard.client import Client
-    from modelyard.client_cli import Command, SubParsers
 
 
 def _is_mlflow_event(event: str) -> bool:
@@ -64,15 +65,15 @@ def cmd_list(c: Client, args: argparse.Namespace) -> None:
 def cmd_create(c: Client, args: argparse.Namespace) -> None:
     secret = os.environ.get(args.secret_env) if args.secret_env else None
     if args.secret_env and not secret:
-        raise _Usage(f"webhooks create: ${args.secret_env} is empty or not set")
+        raise UsageError(f"webhooks create: ${args.secret_env} is empty or not set")
     kinds = {_is_mlflow_event(e) for e in args.event}
     if len(kinds) > 1:
-        raise _Usage("webhooks create: mix of MLflow (a.b) and Databricks (A_B) event names")
+        raise UsageError("webhooks create: mix of MLflow (a.b) and Databricks (A_B) event names")
     if kinds == {True}:
         if not args.name:
-            raise _Usage("webhooks create: --name is required for MLflow events")
+            raise UsageError("webhooks create: --name is required for MLflow events")
         if args.model:
-            raise _Usage("webhooks create: MLflow webhooks are registry-wide; drop --model")
+            raise UsageError("webhooks create: MLflow webhooks are registry-wide; drop --model")
         hook = c.create_webhook(
             args.name, args.url, args.event, description=args.description, secret=secret
         )
@@ -151,25 +152,13 @@ def cmd_redeliver(c: Client, args: argparse.Namespace) -> None:
 
 
 def add_webhook_commands(sub: SubParsers) -> None:
-    common = _common()
-    fmt = argparse.RawDescriptionHelpFormatter
-    helptext = "Webhooks on registry events: manage them and read their delivery log."
-    p = sub.add_parser(
-        "webhooks", help=helptext, description=helptext, epilog=EXIT_CODES, formatter_class=fmt
+    tree = CommandTree(sub)
+    g = tree.group(
+        "webhooks", "Webhooks on registry events: manage them and read their delivery log."
     )
-    g = p.add_subparsers(dest="webhooks_command", required=True, metavar="COMMAND")
 
     def command(name: str, fn: Command, text: str, example: str) -> argparse.ArgumentParser:
-        q = g.add_parser(
-            name,
-            help=text,
-            description=text,
-            epilog=f"example:\n  {example}\n\n{EXIT_CODES}",
-            formatter_class=fmt,
-            parents=[common],
-        )
-        q.set_defaults(func=lambda args: run_command(fn, args))
-        return q
+        return tree.command(g, name, fn, text, example=example)
 
     q = command(
         "list",

@@ -12,12 +12,12 @@ import threading
 import httpx
 import pytest
 
+from modelyard.cli_output import jsonable, table
 from modelyard.client import InvalidArgument, ModelRef, parse_model_ref
 from modelyard.client.batcher import MAX_METRICS_PER_BATCH, MetricBatcher
 from modelyard.client.progress import ProgressBar
 from modelyard.client.rest import error_from_response
 from modelyard.client.uris import RunsUri, parse_runs_uri
-from modelyard.client_cli import jsonable, table
 from modelyard.entities import Metric
 from modelyard.errors import EndpointNotFound, InvalidParameterValue, ResourceDoesNotExist
 
