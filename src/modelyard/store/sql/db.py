@@ -90,6 +90,17 @@ class Tx:
     def rowcount(self) -> int:
         return int(self._cur.rowcount)
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether the transaction is still open (SQLite ends it by itself on
+        some errors: a full disk, an I/O error); group commit asks after an error."""
+        if self._pg:
+            from psycopg.pq import TransactionStatus
+
+            status = self._cur.connection.info.transaction_status
+            return bool(status in (TransactionStatus.INTRANS, TransactionStatus.INERROR))
+        return bool(self._cur.connection.in_transaction)
+
 
 def _one_line(exc: BaseException) -> str:
     """A driver message folded to one line (psycopg's span several)."""
@@ -288,10 +299,18 @@ class Database:
                 try:
                     yield Tx(cur, "sqlite")
                 except BaseException:
-                    cur.execute("ROLLBACK")
+                    if conn.in_transaction:  # SQLite may have rolled back already
+                        cur.execute("ROLLBACK")
                     raise
                 else:
-                    cur.execute("COMMIT")
+                    try:
+                        cur.execute("COMMIT")
+                    except Exception as exc:
+                        # A failed COMMIT (a full disk, an I/O error) can leave the
+                        # transaction open; close it so the connection stays usable.
+                        if conn.in_transaction:
+                            cur.execute("ROLLBACK")
+                        raise _translate(exc) from exc
                 finally:
                     cur.close()
         else:

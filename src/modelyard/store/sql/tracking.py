@@ -38,6 +38,7 @@ from modelyard.points_entities import HistoryCursor, MetricRow, PointsPage, RunP
 from modelyard.search_terms import Comparison, OrderKey, encode_page_token
 from modelyard.store.sql import ingest, metric_history, search_sql
 from modelyard.store.sql.db import Database, Tx, UniqueViolation
+from modelyard.store.sql.group_commit import GroupCommit
 from modelyard.store.tracking import TrackingStore
 
 _CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's bind limits
@@ -91,6 +92,7 @@ def _run_info(row: Sequence[Any]) -> RunInfo:
 class SqlTrackingStore(TrackingStore):
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.writes = GroupCommit(db)
 
     # -- experiments --------------------------------------------------------
     def ensure_default_experiment(self, name: str, artifact_location: str, now: int) -> None:
@@ -414,7 +416,9 @@ class SqlTrackingStore(TrackingStore):
         params: Sequence[Param],
         tags: Sequence[Tag],
     ) -> None:
-        with self.db.write() as tx:
+        # Concurrent log-batches of this process share transactions on SQLite
+        # (store/sql/group_commit.py); each is acknowledged after its commit.
+        def write(tx: Tx) -> None:
             stage = tx.scalar("SELECT lifecycle_stage FROM runs WHERE run_uuid = ?", (run_id,))
             if stage is None:
                 raise ResourceDoesNotExist(f"Run with id={run_id} not found")
@@ -428,6 +432,8 @@ class SqlTrackingStore(TrackingStore):
                 self._upsert_tags(tx, run_id, tags)
             if metrics:
                 ingest.insert_metric_rows(tx, run_id, metrics)
+
+        self.writes.run(write)
 
     def _insert_params(self, tx: Tx, run_id: str, params: Sequence[Param]) -> None:
         wanted = {p.key: p.value for p in params}
