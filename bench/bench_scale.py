@@ -353,9 +353,9 @@ def profile_searches(server: Server, client: httpx.Client, exp_id: str, out: Pat
 
 # -- one backend -------------------------------------------------------------------------------
 @contextmanager
-def _server_urls(count: int, uri: str, workdir: Path) -> Iterator[list[str]]:
+def _server_urls(count: int, uri: str, workdir: Path) -> Iterator[list[tuple[str, int]]]:
     with servers(count, uri, workdir) as running:
-        yield [s.url for s in running]
+        yield [(s.url, s.proc.pid) for s in running]
 
 
 def load_long_metric(url: str, points: int, threads: int = 4) -> str:
