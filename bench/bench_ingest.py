@@ -245,6 +245,10 @@ def goal(cell: IngestCell) -> str:
     return "✓" if all(marks) else "✗"
 
 
+def _ms(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:.2f}"
+
+
 def table(cells: list[IngestCell]) -> list[str]:
     out = [
         "| backend | processes | clients | batch | points/s | p50 ms | p95 ms | errors | "
@@ -257,7 +261,7 @@ def table(cells: list[IngestCell]) -> list[str]:
         out.append(
             f"| {c.backend} | {c.processes} | {c.clients} | {c.batch} | {c.points_per_s:,.0f} "
             f"| {c.p50_ms:.1f} | {c.p95_ms:.1f} | {c.errors} | {c.lost} "
-            f"| {c.server_cpu_ms_per_1k:.2f} | {c.client_cpu_ms_per_1k:.2f} "
+            f"| {_ms(c.server_cpu_ms_per_1k)} | {_ms(c.client_cpu_ms_per_1k)} "
             f"| {c.load_before:.1f} → {c.load_after:.1f}{moved} | {goal(c)} |"
         )
     return out

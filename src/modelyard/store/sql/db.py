@@ -65,6 +65,18 @@ class Tx:
             raise _translate(exc) from exc
         return self
 
+    def execute_pg(self, sql: str, params: Params = ()) -> Tx:
+        """A PostgreSQL-only statement in psycopg's own placeholders: `%s`, or
+        `%b` to send a parameter in binary (a 1,000-element array costs less
+        than half the client CPU in binary: no per-element quoting check)."""
+        if not self._pg:
+            raise TypeError("execute_pg is for PostgreSQL statements")
+        try:
+            self._cur.execute(sql, params)
+        except Exception as exc:
+            raise _translate(exc) from exc
+        return self
+
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         if not rows:
             return
