@@ -114,6 +114,38 @@ class Tx:
         return bool(self._cur.connection.in_transaction)
 
 
+class Pending:
+    """A row a pipelined statement will return, readable once the pipeline has
+    been sent (after `Database.write_pipelined`'s block)."""
+
+    __slots__ = ("_cur", "row")
+
+    def __init__(self, cursor: Any) -> None:
+        self._cur = cursor
+        self.row: Row | None = None
+
+
+class PipelinedTx:
+    """Statements queued in one PostgreSQL transaction, sent in one round trip."""
+
+    __slots__ = ("_conn", "cursors", "pending")
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self.cursors: list[Any] = []
+        self.pending: list[Pending] = []
+
+    def query_pg(self, sql: str, params: Any = ()) -> Pending:
+        """Queue a statement in psycopg's placeholders (`%s`, `%b`, `%(name)s`);
+        its first row is read after the round trip."""
+        cur = self._conn.cursor()
+        self.cursors.append(cur)
+        cur.execute(sql, params)
+        pending = Pending(cur)
+        self.pending.append(pending)
+        return pending
+
+
 def _one_line(exc: BaseException) -> str:
     """A driver message folded to one line (psycopg's span several)."""
     return " ".join(str(exc).split()) or type(exc).__name__
@@ -332,6 +364,32 @@ class Database:
                 conn.cursor() as cur,
             ):
                 yield Tx(cur, "postgresql")
+
+    @contextmanager
+    def write_pipelined(self) -> Iterator[PipelinedTx]:
+        """PostgreSQL: a write transaction whose statements (BEGIN, the block's,
+        COMMIT) go to the server in one round trip (psycopg's pipeline mode)
+        instead of one each; `PipelinedTx.query_pg` results are read after the
+        block. The block cannot act on a result before the commit: a statement
+        that must not apply in some state says so in its SQL, and the caller
+        reads the state from its result afterwards."""
+        if self.dialect != "postgresql":
+            raise TypeError("write_pipelined is for PostgreSQL")
+        with self._pg_connection() as conn:
+            ptx = PipelinedTx(conn)
+            try:
+                with conn.pipeline(), conn.transaction():
+                    yield ptx
+                for pending in ptx.pending:
+                    row = pending._cur.fetchone()
+                    pending.row = tuple(row) if row is not None else None
+            except ModelyardError:
+                raise
+            except Exception as exc:
+                raise _translate(exc) from exc
+            finally:
+                for cur in ptx.cursors:
+                    cur.close()
 
     def close(self) -> None:
         if self.dialect == "sqlite":

@@ -43,6 +43,67 @@ _LATEST = (
 )
 
 
+# PostgreSQL, metrics only (log-batch's common case): the run's state check, the
+# points and the latest values in one statement, so that with BEGIN and COMMIT it
+# is one round trip (Database.write_pipelined) instead of five. Data-modifying CTEs
+# share one snapshot: the inserts apply exactly when the returned state is active.
+PG_POINTS_IF_ACTIVE = (
+    "WITH run AS (SELECT lifecycle_stage FROM runs WHERE run_uuid = %(run)s), "
+    "points AS (INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) "
+    "SELECT %(run)s, k, s, t, v, n FROM unnest(%(k)b::text[], %(s)b::bigint[], "
+    "%(t)b::bigint[], %(v)b::float8[], %(n)b::smallint[]) AS u(k, s, t, v, n) "
+    "WHERE (SELECT lifecycle_stage FROM run) = %(active)s ON CONFLICT DO NOTHING), "
+    "latest AS (INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan) "
+    "SELECT %(run)s, k, s, t, v, n FROM unnest(%(lk)b::text[], %(ls)b::bigint[], "
+    "%(lt)b::bigint[], %(lv)b::float8[], %(ln)b::smallint[]) AS u(k, s, t, v, n) "
+    "WHERE (SELECT lifecycle_stage FROM run) = %(active)s "
+    "ON CONFLICT (run_uuid, key) DO UPDATE SET "
+    "step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, "
+    "is_nan = excluded.is_nan WHERE (excluded.step, excluded.timestamp, excluded.value) "
+    "> (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)) "
+    "SELECT lifecycle_stage FROM run"
+)
+
+
+def pg_points_if_active(run_id: str, rows: Sequence[MetricRow], active: str) -> dict[str, Any]:
+    """Parameters of `PG_POINTS_IF_ACTIVE` for these rows."""
+    latest: dict[str, tuple[int, int, float, int]] = {}
+    get = latest.get
+    keys: list[str] = []
+    steps: list[int] = []
+    stamps: list[int] = []
+    values: list[float] = []
+    nans: list[int] = []
+    for key, value, ts, step in rows:
+        is_nan = 0
+        if value != value:
+            value, is_nan = 0.0, 1
+        keys.append(key)
+        steps.append(step)
+        stamps.append(ts)
+        values.append(value)
+        nans.append(is_nan)
+        best = get(key)
+        if best is None or (step, ts, value) > best[:3]:
+            latest[key] = (step, ts, value, is_nan)
+    lk = list(latest)
+    ls, lt, lv, ln = (list(column) for column in zip(*latest.values(), strict=True))
+    return {
+        "run": run_id,
+        "active": active,
+        "k": keys,
+        "s": steps,
+        "t": stamps,
+        "v": values,
+        "n": nans,
+        "lk": lk,
+        "ls": ls,
+        "lt": lt,
+        "lv": lv,
+        "ln": ln,
+    }
+
+
 def insert_metric_rows(tx: Tx, run_id: str, rows: Sequence[MetricRow]) -> None:
     """Store the points (an identical point is stored once) and update latest_metrics."""
     latest: dict[str, tuple[int, int, float, int]] = {}
