@@ -100,19 +100,30 @@ async def call(app: Any, method: str, path: str, body: bytes) -> tuple[int, byte
     return status, b"".join(chunks)
 
 
-def batch_body(run_id: str, start: int, batch: int) -> bytes:
+def batch_body(run_id: str, start: int, batch: int, keys: int) -> bytes:
+    """`batch` points over `keys` keys (bench_server's log-batch: 10 keys x 100 steps)."""
+    per_key = max(1, batch // keys)
+    first = start // keys
     return orjson.dumps(
         {
             "run_id": run_id,
             "metrics": [
-                {"key": "m", "value": s * 0.5, "timestamp": 1_700_000_000_000 + s, "step": s}
-                for s in range(start, start + batch)
+                {
+                    "key": f"m{k}" if keys > 1 else "m",
+                    "value": (s * 0.7071067811865476) % 1,
+                    "timestamp": 1_700_000_000_000 + s,
+                    "step": s,
+                }
+                for k in range(keys)
+                for s in range(first, first + per_key)
             ],
         }
     )
 
 
-async def drive(app: Any, clients: int, batch: int, requests: int) -> tuple[float, float, int]:
+async def drive(
+    app: Any, clients: int, batch: int, requests: int, keys: int = 1
+) -> tuple[float, float, int]:
     """`requests` log-batches per client; returns (cpu s, wall s, points)."""
     api = "/api/2.0/mlflow"
     status, out = await call(app, "POST", f"{api}/experiments/create",
@@ -123,7 +134,9 @@ async def drive(app: Any, clients: int, batch: int, requests: int) -> tuple[floa
         _, out = await call(app, "POST", f"{api}/runs/create",
                             orjson.dumps({"experiment_id": exp}))  # fmt: skip
         runs.append(orjson.loads(out)["run"]["info"]["run_id"])
-    bodies = {r: [batch_body(r, i * batch, batch) for i in range(requests + 2)] for r in runs}
+    bodies = {
+        r: [batch_body(r, i * batch, batch, keys) for i in range(requests + 2)] for r in runs
+    }
 
     async def client(run_id: str, first: int, count: int) -> None:
         for i in range(first, first + count):
@@ -142,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--keys", type=int, default=1, help="distinct metric keys per batch")
     parser.add_argument("--requests", type=int, default=0, help="per client (default: ~200k points)")
     parser.add_argument("--profile", default=None, help="write a cProfile here (handlers run inline)")
     parser.add_argument("--top", type=int, default=0, help="print the top N by cumulative time")
@@ -160,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
 
             endpoint.run_in_threadpool = inline  # type: ignore[assignment]
             profiler.enable()
-        cpu, wall, points = asyncio.run(drive(app, args.clients, args.batch, requests))
+        cpu, wall, points = asyncio.run(drive(app, args.clients, args.batch, requests, args.keys))
         if profiler is not None:
             profiler.disable()
         load = os.getloadavg()[0]

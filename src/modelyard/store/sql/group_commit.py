@@ -51,7 +51,8 @@ class _Member(Generic[T]):
 
     def __init__(self, work: Callable[[Tx], T]) -> None:
         self.work = work
-        self.event = threading.Event()
+        # Only a member that waits needs an Event (a lone writer never does).
+        self.event: threading.Event | None = None
         self.lead = False  # woken to lead the next group rather than as finished
         self.finished = False
         self.result: T | None = None
@@ -86,7 +87,10 @@ class GroupCommit:
             self._pending.append(member)  # type: ignore[arg-type]
             lead = not self._busy
             self._busy = True
+            if not lead:
+                member.event = threading.Event()
         if not lead:
+            assert member.event is not None
             member.event.wait()
             if member.finished:
                 return member.outcome()
@@ -107,11 +111,13 @@ class GroupCommit:
                 if self._pending:
                     successor = self._pending[0]
                     successor.lead = True
-                    successor.event.set()
+                    if successor.event is not None:
+                        successor.event.set()
                 else:
                     self._busy = False
             for member in group:
-                member.event.set()
+                if member.event is not None:
+                    member.event.set()
 
     def _write_group(self, group: list[_Member[object]]) -> None:
         if len(group) == 1:
