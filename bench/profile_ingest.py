@@ -34,8 +34,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from modelyard.app import create_app  # noqa: E402
-from modelyard.settings import Settings  # noqa: E402
+from modelyard.app import create_app
+from modelyard.settings import Settings
 
 PG_ADMIN_URL = os.environ.get("MODELYARD_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -126,17 +126,15 @@ async def drive(
 ) -> tuple[float, float, int]:
     """`requests` log-batches per client; returns (cpu s, wall s, points)."""
     api = "/api/2.0/mlflow"
-    status, out = await call(app, "POST", f"{api}/experiments/create",
-                             orjson.dumps({"name": uuid.uuid4().hex}))  # fmt: skip
+    _, out = await call(app, "POST", f"{api}/experiments/create",
+                        orjson.dumps({"name": uuid.uuid4().hex}))  # fmt: skip
     exp = orjson.loads(out)["experiment_id"]
     runs = []
     for _ in range(clients):
         _, out = await call(app, "POST", f"{api}/runs/create",
                             orjson.dumps({"experiment_id": exp}))  # fmt: skip
         runs.append(orjson.loads(out)["run"]["info"]["run_id"])
-    bodies = {
-        r: [batch_body(r, i * batch, batch, keys) for i in range(requests + 2)] for r in runs
-    }
+    bodies = {r: [batch_body(r, i * batch, batch, keys) for i in range(requests + 2)] for r in runs}
 
     async def client(run_id: str, first: int, count: int) -> None:
         for i in range(first, first + count):
@@ -156,8 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--keys", type=int, default=1, help="distinct metric keys per batch")
-    parser.add_argument("--requests", type=int, default=0, help="per client (default: ~200k points)")
-    parser.add_argument("--profile", default=None, help="write a cProfile here (handlers run inline)")
+    parser.add_argument(
+        "--requests", type=int, default=0, help="per client (default: ~200k points)"
+    )
+    parser.add_argument(
+        "--profile", default=None, help="write a cProfile here (handlers run inline)"
+    )
     parser.add_argument("--top", type=int, default=0, help="print the top N by cumulative time")
     args = parser.parse_args(argv)
     requests = args.requests or max(2, 200_000 // (args.clients * args.batch))

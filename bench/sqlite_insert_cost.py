@@ -34,7 +34,8 @@ def setup(path: str, foreign_keys: bool, by_step: bool) -> tuple[sqlite3.Connect
     )
     if by_step:
         conn.execute(
-            "CREATE INDEX metrics_by_step ON metrics (run_uuid, key, step, timestamp, value, is_nan)"
+            "CREATE INDEX metrics_by_step "
+            "ON metrics (run_uuid, key, step, timestamp, value, is_nan)"
         )
     runs = [uuid.uuid4().hex for _ in range(RUNS)]
     conn.executemany("INSERT INTO runs VALUES (?, 'active')", [(r,) for r in runs])

@@ -82,7 +82,7 @@ def _start(fn: Callable[[], Any]) -> tuple[threading.Thread, Outcome]:
     def body() -> None:
         try:
             outcome.result = fn()
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
+        except BaseException as exc:
             outcome.error = exc
 
     thread = threading.Thread(target=body)
@@ -169,9 +169,7 @@ def test_a_failing_member_fails_alone_with_its_own_error(store: SqlTrackingStore
             lambda: store.log_batch_rows("missing", _batch("missing", range(10)), [], []),
             lambda: store.log_batch_rows(good[1], _batch(good[1], range(10)), [], []),
             # Rows written before the error (the metrics) are rolled back with it.
-            lambda: store.log_batch_rows(
-                fixed, _batch(fixed, range(10)), [Param("lr", "0.2")], []
-            ),
+            lambda: store.log_batch_rows(fixed, _batch(fixed, range(10)), [Param("lr", "0.2")], []),
             lambda: store.log_batch_rows(deleted, _batch(deleted, range(10)), [], []),
             lambda: store.log_batch_rows(good[2], _batch(good[2], range(10)), [], []),
         ],

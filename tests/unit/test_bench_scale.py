@@ -73,9 +73,21 @@ def test_report_renders_tables_and_goal_marks(
             # SQLite-like goal: 150k points/s at 8+ writers; 64 writers also need
             # p95 < 100 ms and nothing lost.
             bench_scale.IngestCell(
-                "sqlite", 1, 8, 1000, 160_000.0, 20.0, 40.0, 0, 900, 900, 1.0, 1.2,
-                server_cpu_ms_per_1k=5.25, client_cpu_ms_per_1k=2.5,
-            ),  # fmt: skip
+                "sqlite",
+                1,
+                8,
+                1000,
+                160_000.0,
+                20.0,
+                40.0,
+                0,
+                900,
+                900,
+                1.0,
+                1.2,
+                server_cpu_ms_per_1k=5.25,
+                client_cpu_ms_per_1k=2.5,
+            ),
             bench_scale.IngestCell(
                 "postgresql", 2, 64, 100, 90_000.0, 50.0, 99.0, 0, 500, 400, 1.0, 2.5
             ),

@@ -127,7 +127,7 @@ class GroupCommit:
         try:
             with self.db.write() as tx:
                 failed = self._run_members(tx, group)
-        except BaseException as exc:  # noqa: BLE001 - the commit (or BEGIN) failed
+        except BaseException as exc:
             if not isinstance(exc, Exception):
                 for member in group:
                     member.error = exc
