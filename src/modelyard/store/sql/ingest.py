@@ -8,7 +8,11 @@ step) rows (no object per point, see `http/runs.py`) and are written with:
 * PostgreSQL: one `INSERT … SELECT FROM unnest(arrays)`: five array parameters,
   sent in binary, whatever the batch size, so the server parses and plans one
   statement and the driver sends one message instead of a pipelined statement
-  per point.
+  per point. A batch of metrics alone (the common case) goes further:
+  `PG_POINTS_IF_ACTIVE` checks the run, inserts the points and upserts the
+  latest values in one statement, sent with BEGIN and COMMIT in one round trip.
+
+Concurrent batches on SQLite share transactions (`group_commit.py`).
 
 "Latest metric" per key is folded in Python while the rows are built and
 written by one upsert whose WHERE keeps the greatest (step, timestamp, value),
