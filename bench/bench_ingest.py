@@ -8,6 +8,11 @@ clients stop, and every run's history is read back through get-history: the
 points stored must equal the points acknowledged (no loss), and a failed request
 counts as an error in the table. The 1-minute load average is read before and
 after each cell, since the load generator shares the machine's 2 cores.
+
+CPU time, which waiting for a core does not inflate, is read for the measured
+window too: the server processes' (from /proc/<pid>/stat, when their pids are
+given) and the load generator's own (`time.process_time`), each as milliseconds
+per 1,000 points acknowledged. On a loaded machine these say more than points/s.
 """
 
 from __future__ import annotations
@@ -52,6 +57,8 @@ class IngestCell:
     load_before: float
     load_after: float
     first_error: str = ""
+    server_cpu_ms_per_1k: float = float("nan")  # server processes, per 1,000 points
+    client_cpu_ms_per_1k: float = float("nan")  # the load generator, per 1,000 points
 
     @property
     def lost(self) -> int:
@@ -62,6 +69,16 @@ def _percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile, q in (0, 1]."""
     ordered = sorted(values)
     return ordered[max(1, math.ceil(q * len(ordered))) - 1]
+
+
+def _cpu_seconds(pids: tuple[int, ...]) -> float:
+    """User + system CPU seconds of these processes (all their threads) so far."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _count_points(client: httpx.Client, run_id: str, key: str) -> int:
@@ -78,9 +95,15 @@ def _count_points(client: httpx.Client, run_id: str, key: str) -> int:
 
 
 def measure_cell(
-    urls: list[str], backend: str, clients: int, batch: int, seconds: float
+    urls: list[str],
+    backend: str,
+    clients: int,
+    batch: int,
+    seconds: float,
+    pids: tuple[int, ...] = (),
 ) -> IngestCell:
-    """One cell of the matrix: `clients` writers of `batch`-point log-batches."""
+    """One cell of the matrix: `clients` writers of `batch`-point log-batches
+    (`pids`: the servers' processes, whose CPU time is read)."""
     load_before = os.getloadavg()[0]
     admin = httpx.Client(base_url=urls[0], timeout=120)
     exp = admin.post(
@@ -96,13 +119,18 @@ def measure_cell(
     ready = threading.Barrier(clients + 1)
 
     def worker(index: int) -> None:
-        client = httpx.Client(base_url=urls[index % len(urls)], timeout=120)
-        try:
-            run_id = client.post(f"{API}/runs/create", json={"experiment_id": exp}).json()["run"][
+        url = urls[index % len(urls)]
+        with httpx.Client(base_url=url, timeout=120) as setup:
+            run_id = setup.post(f"{API}/runs/create", json={"experiment_id": exp}).json()["run"][
                 "info"
             ]["run_id"]
-            acknowledged[run_id] = 0
-            ready.wait()
+        acknowledged[run_id] = 0
+        ready.wait()
+        # A connection opened after the barrier: one left idle while 64 runs were
+        # created could pass uvicorn's 5 s keep-alive and be closed under the
+        # first request ("Server disconnected without sending a response").
+        client = httpx.Client(base_url=url, timeout=120)
+        try:
             step = 0
             while not stop.is_set():
                 body = orjson.dumps(
@@ -143,12 +171,16 @@ def measure_cell(
     with lock:
         measuring.set()
     started = time.perf_counter()
+    server_cpu, client_cpu = _cpu_seconds(pids), time.process_time()
     time.sleep(seconds)
     with lock:
         points = counts["points"]
         window = list(latencies)
         measuring.clear()
     elapsed = time.perf_counter() - started
+    server_cpu = _cpu_seconds(pids) - server_cpu
+    client_cpu = time.process_time() - client_cpu
+    per_1k = 1000 / points * 1000 if points else float("nan")
     stop.set()
     for t in threads:
         t.join()
@@ -168,27 +200,33 @@ def measure_cell(
         load_before=load_before,
         load_after=os.getloadavg()[0],
         first_error=errors[0] if errors else "",
+        server_cpu_ms_per_1k=server_cpu * per_1k if pids else float("nan"),
+        client_cpu_ms_per_1k=client_cpu * per_1k,
     )
 
 
 def measure_matrix(
     backend: str,
     processes: int,
-    start_servers: Callable[[int], AbstractContextManager[list[str]]],
+    start_servers: Callable[[int], AbstractContextManager[list[tuple[str, int]]]],
     seconds: float,
     clients: tuple[int, ...] = CLIENTS,
     batches: tuple[int, ...] = BATCHES,
     log: Callable[[str], None] = print,
 ) -> Iterator[IngestCell]:
-    """Every (clients, batch) cell against `processes` fresh servers on one database."""
-    with start_servers(processes) as urls:
+    """Every (clients, batch) cell against `processes` fresh servers on one database
+    (`start_servers` yields each server's (url, pid))."""
+    with start_servers(processes) as running:
+        urls = [url for url, _ in running]
+        pids = tuple(pid for _, pid in running)
         for batch in batches:
             for n in clients:
-                cell = measure_cell(urls, backend, n, batch, seconds)
+                cell = measure_cell(urls, backend, n, batch, seconds, pids)
                 log(
                     f"ingest {backend} ×{processes}: {n} clients × {batch}: "
                     f"{cell.points_per_s:,.0f} points/s, p95 {cell.p95_ms:.1f} ms, "
-                    f"{cell.errors} errors, {cell.lost} lost"
+                    f"{cell.errors} errors, {cell.lost} lost, server CPU "
+                    f"{cell.server_cpu_ms_per_1k:.2f} ms / 1k points"
                 )
                 yield cell
 
@@ -207,17 +245,23 @@ def goal(cell: IngestCell) -> str:
     return "✓" if all(marks) else "✗"
 
 
+def _ms(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:.2f}"
+
+
 def table(cells: list[IngestCell]) -> list[str]:
     out = [
         "| backend | processes | clients | batch | points/s | p50 ms | p95 ms | errors | "
-        "lost | load before → after | goal |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "lost | server CPU ms / 1k points | client CPU ms / 1k points | load before → after "
+        "| goal |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for c in cells:
         moved = " ⚠" if abs(c.load_after - c.load_before) > 1.0 else ""
         out.append(
             f"| {c.backend} | {c.processes} | {c.clients} | {c.batch} | {c.points_per_s:,.0f} "
             f"| {c.p50_ms:.1f} | {c.p95_ms:.1f} | {c.errors} | {c.lost} "
+            f"| {_ms(c.server_cpu_ms_per_1k)} | {_ms(c.client_cpu_ms_per_1k)} "
             f"| {c.load_before:.1f} → {c.load_after:.1f}{moved} | {goal(c)} |"
         )
     return out

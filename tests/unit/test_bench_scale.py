@@ -73,7 +73,20 @@ def test_report_renders_tables_and_goal_marks(
             # SQLite-like goal: 150k points/s at 8+ writers; 64 writers also need
             # p95 < 100 ms and nothing lost.
             bench_scale.IngestCell(
-                "sqlite", 1, 8, 1000, 160_000.0, 20.0, 40.0, 0, 900, 900, 1.0, 1.2
+                "sqlite",
+                1,
+                8,
+                1000,
+                160_000.0,
+                20.0,
+                40.0,
+                0,
+                900,
+                900,
+                1.0,
+                1.2,
+                server_cpu_ms_per_1k=5.25,
+                client_cpu_ms_per_1k=2.5,
             ),
             bench_scale.IngestCell(
                 "postgresql", 2, 64, 100, 90_000.0, 50.0, 99.0, 0, 500, 400, 1.0, 2.5
@@ -90,10 +103,14 @@ def test_report_renders_tables_and_goal_marks(
     text = bench_scale.report([result], generate.QUICK, args)
     assert "| fast | 5.0 | 5.0 | 20 | 100 rows | ✓ |" in text
     assert "| slow | 150.0 | 150.0 | 20 | 100 rows | ✗ |" in text
-    assert "| sqlite | 1 | 8 | 1000 | 160,000 | 20.0 | 40.0 | 0 | 0 | 1.0 → 1.2 | ✓ |" in text
+    assert (
+        "| sqlite | 1 | 8 | 1000 | 160,000 | 20.0 | 40.0 | 0 | 0 | 5.25 | 2.50 | 1.0 → 1.2 | ✓ |"
+        in text
+    )
     # 100 points acknowledged but not stored: a loss fails the goal; the load moved by 1.5.
     assert (
-        "| postgresql | 2 | 64 | 100 | 90,000 | 50.0 | 99.0 | 0 | 100 | 1.0 → 2.5 ⚠ | ✗ |" in text
+        "| postgresql | 2 | 64 | 100 | 90,000 | 50.0 | 99.0 | 0 | 100 | – | – | 1.0 → 2.5 ⚠ | ✗ |"
+        in text
     )
     assert bench_scale.percentile([1.0, 2.0, 3.0, 4.0], 0.95) == 4.0
     assert bench_scale.percentile([float(i) for i in range(1, 101)], 0.95) == 95.0

