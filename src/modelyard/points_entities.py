@@ -7,6 +7,7 @@ with is_nan 1) from the store to the HTTP layer, which writes them out once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 # (key, value, timestamp, step): one point as log-batch receives it.
@@ -41,3 +42,22 @@ class RunPoints:
 
     run_id: str
     rows: list[PointRow]
+
+
+@dataclass(frozen=True, slots=True)
+class ChartSeries:
+    """One run's points of one metric for a chart: x ascending (a step, or a
+    timestamp in ms), each value beside its x; NaN points are left out."""
+
+    xs: Sequence[int]
+    ys: Sequence[float]
+
+
+@dataclass(frozen=True, slots=True)
+class RunValueColumns:
+    """Per key, one value per run in the order the runs were asked for (None
+    where a run has no such key): parameters as text, metrics' latest values
+    as floats (NaN kept). What plots of one value per run and column draw."""
+
+    params: dict[str, list[str | None]]
+    metrics: dict[str, list[float | None]]

@@ -143,42 +143,63 @@ def test_metric_points_for_runs_skips_nan_and_runs_without_the_key(
     store.log_batch("r2", [Metric("m", math.nan, 5, 0), Metric("m", 2.5, 6, 1)], [], [])
     store.log_batch("r3", [Metric("other", 1.0, 1, 0)], [], [])
     points = store.metric_points_for_runs(["r1", "r2", "r3"], "m", "step")
-    assert sorted(points["r1"]) == [(0, 0.0), (1, 1.0), (2, 2.0)]
-    assert points["r2"] == [(1, 2.5)]
+    assert (list(points["r1"].xs), list(points["r1"].ys)) == ([0, 1, 2], [0.0, 1.0, 2.0])
+    assert (list(points["r2"].xs), list(points["r2"].ys)) == ([1], [2.5])
     assert "r3" not in points
     by_time = store.metric_points_for_runs(["r1", "r2"], "m", "timestamp")
-    assert sorted(by_time["r1"]) == [(100, 0.0), (101, 1.0), (102, 2.0)]
+    assert list(by_time["r1"].xs) == [100, 101, 102]
+    assert store.metric_points_for_runs([], "m", "step") == {}
     assert store.latest_metric_keys(["r1", "r3"]) == ["m", "other"]
     assert store.latest_metric_keys([]) == []
 
 
-def test_metric_points_for_runs_come_sorted_by_x(store: SqlTrackingStore) -> None:
+def test_metric_points_for_runs_come_sorted_by_x_with_exact_values(
+    store: SqlTrackingStore,
+) -> None:
     _run(store, "r1")
-    # Logged out of step order, with timestamps running against the steps.
-    store.log_batch("r1", [Metric("m", float(i), 500 - i, i) for i in (7, 2, 9, 0, 4)], [], [])
-    assert [s for s, _ in store.metric_points_for_runs(["r1"], "m", "step")["r1"]] == [
-        0,
-        2,
-        4,
-        7,
-        9,
-    ]
+    # Logged out of step order, with timestamps running against the steps, and
+    # values whose shortest repr needs all 17 digits (or is infinite).
+    values = {7: 0.1 + 0.2, 2: 1 / 3, 9: math.inf, 0: -1e-300, 4: 2.0**-1074}
+    store.log_batch("r1", [Metric("m", v, 500 - s, s) for s, v in values.items()], [], [])
+    by_step = store.metric_points_for_runs(["r1"], "m", "step")["r1"]
+    assert list(by_step.xs) == [0, 2, 4, 7, 9]
+    assert list(by_step.ys) == [values[s] for s in (0, 2, 4, 7, 9)]
     by_time = store.metric_points_for_runs(["r1"], "m", "timestamp")["r1"]
-    assert [t for t, _ in by_time] == [491, 493, 496, 498, 500]
+    assert list(by_time.xs) == [491, 493, 496, 498, 500]
+    assert list(by_time.ys) == [values[s] for s in (9, 7, 4, 2, 0)]
 
 
-def test_run_values_reads_params_and_latest_metrics_per_run(store: SqlTrackingStore) -> None:
+def test_metric_points_for_runs_reads_more_runs_than_one_statement_takes(
+    store: SqlTrackingStore,
+) -> None:
+    ids = [f"r{i:04d}" for i in range(1100)]
+    for rid in ids:
+        _run(store, rid)
+    for i, rid in enumerate(ids[::7]):
+        store.log_batch(rid, [Metric("m", float(i), 1, 0), Metric("m", -float(i), 2, 1)], [], [])
+    points = store.metric_points_for_runs(ids, "m", "step")
+    assert sorted(points) == sorted(ids[::7])
+    assert [list(points[rid].ys) for rid in ids[::7]] == [
+        [float(i), -float(i)] for i in range(len(ids[::7]))
+    ]
+
+
+def test_run_values_reads_params_and_latest_metrics_as_columns(store: SqlTrackingStore) -> None:
     for rid in ("r1", "r2", "r3"):
         _run(store, rid)
     store.log_batch(
         "r1", [Metric("m", 1.0, 1, 0), Metric("m", 3.0, 2, 1)], [Param("lr", "0.1")], []
     )
     store.log_batch("r2", [Metric("m", math.nan, 1, 0)], [Param("opt", "adam")], [])
-    params, metrics = store.run_values(["r1", "r2", "r3"])
-    assert params == {"r1": {"lr": "0.1"}, "r2": {"opt": "adam"}}
-    assert metrics["r1"] == {"m": 3.0} and math.isnan(metrics["r2"]["m"])
-    assert "r3" not in metrics
-    assert store.run_values([]) == ({}, {})
+    store.log_batch("r3", [Metric("n", -math.inf, 1, 0)], [Param("lr", "1e-3")], [])
+    values = store.run_values(["r3", "r1", "r2"])
+    assert values.params == {"lr": ["1e-3", "0.1", None], "opt": [None, None, "adam"]}
+    assert sorted(values.metrics) == ["m", "n"]
+    m = values.metrics["m"]
+    assert m[:2] == [None, 3.0] and m[2] is not None and math.isnan(m[2])
+    assert values.metrics["n"] == [-math.inf, None, None]
+    empty = store.run_values([])
+    assert (empty.params, empty.metrics) == ({}, {})
 
 
 def test_tags_upsert_and_run_name_tag_renames(store: SqlTrackingStore) -> None:

@@ -30,7 +30,14 @@ from modelyard.entities import (
     ViewType,
 )
 from modelyard.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
-from modelyard.points_entities import HistoryCursor, MetricRow, PointsPage, RunPoints
+from modelyard.points_entities import (
+    ChartSeries,
+    HistoryCursor,
+    MetricRow,
+    PointsPage,
+    RunPoints,
+    RunValueColumns,
+)
 from modelyard.service import search_filter as sf
 from modelyard.service import validation as v
 from modelyard.service.logged_model_metrics import ModelMetricRecorder
@@ -494,9 +501,9 @@ class TrackingService:
 
     def metric_points_for_runs(
         self, run_ids: Sequence[str], key: str, x: str = "step"
-    ) -> dict[str, list[tuple[float, float]]]:
-        """Every non-NaN (x, value) of `key` per run, x being the "step" or the
-        "timestamp", for charts overlaying many runs (the UI downsamples them).
+    ) -> dict[str, ChartSeries]:
+        """Every non-NaN point of `key` per run as (xs, ys), x being the "step" or
+        the "timestamp", for charts overlaying many runs (the UI downsamples them).
         Runs are not checked one by one: callers pass ids a search just returned."""
         if not key:
             raise InvalidParameterValue("Missing value for required parameter 'key'.")
@@ -504,12 +511,11 @@ class TrackingService:
             raise InvalidParameterValue(f"x must be 'step' or 'timestamp', got {x!r}.")
         return self.store.metric_points_for_runs(run_ids, key, x)
 
-    def run_values(
-        self, run_ids: Sequence[str]
-    ) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, float]]]:
-        """Per run id, {param key: value} and {metric key: latest value}, for
-        plots of one value per run. Like `metric_points_for_runs`, runs are not
-        checked one by one: callers pass ids a search just returned."""
+    def run_values(self, run_ids: Sequence[str]) -> RunValueColumns:
+        """Per parameter and metric key, the runs' values (a metric's latest)
+        aligned with `run_ids`, for plots of one value per run. Like
+        `metric_points_for_runs`, runs are not checked one by one: callers pass
+        ids a search just returned."""
         return self.store.run_values(run_ids)
 
     def latest_metric_keys(self, run_ids: Sequence[str]) -> list[str]:

@@ -21,7 +21,14 @@ from modelyard.entities import (
     RunInfo,
     Tag,
 )
-from modelyard.points_entities import HistoryCursor, MetricRow, PointsPage, RunPoints
+from modelyard.points_entities import (
+    ChartSeries,
+    HistoryCursor,
+    MetricRow,
+    PointsPage,
+    RunPoints,
+    RunValueColumns,
+)
 from modelyard.search_terms import Comparison, OrderKey
 
 
@@ -159,17 +166,15 @@ class TrackingStore(ABC):
     @abstractmethod
     def metric_points_for_runs(
         self, run_ids: Sequence[str], key: str, x: str
-    ) -> dict[str, list[tuple[float, float]]]:
-        """(x, value) of every non-NaN point of `key`, per run, x being the "step"
-        or the "timestamp", sorted by x; runs without the metric are left out.
-        For charts that overlay many runs in one read."""
+    ) -> dict[str, ChartSeries]:
+        """Every non-NaN point of `key` per run as columns (xs, ys), x being the
+        "step" or the "timestamp", sorted by x; runs without the metric are left
+        out. For charts that overlay many runs in one read."""
 
     @abstractmethod
-    def run_values(
-        self, run_ids: Sequence[str]
-    ) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, float]]]:
-        """Per run id, its {param key: value} and {metric key: latest value}
-        (runs without any are left out): what plots of one value per run need."""
+    def run_values(self, run_ids: Sequence[str]) -> RunValueColumns:
+        """Each parameter and latest metric value of the runs, one list per key
+        aligned with `run_ids`: what plots of one value per run need."""
 
     @abstractmethod
     def latest_metric_keys(self, run_ids: Sequence[str]) -> list[str]:

@@ -125,22 +125,19 @@ def _panel_links(base: dict[str, Any], panels: list[str]) -> list[dict[str, Any]
     return out
 
 
-def _x_values(points: list[tuple[float, float]], x: str, info: RunInfo) -> list[Any]:
-    """(x, value) in the axis's unit: steps, or seconds (since the epoch or the start).
-
-    The store returns each run's points sorted by x already."""
+def _x_values(xs: Sequence[int], x: str, info: RunInfo) -> Sequence[float]:
+    """A run's x values in the axis's unit: steps, or seconds (since the epoch or
+    the run's start). The store returns them sorted already."""
     if x == "step":
-        return points
-    if x == "time":
-        return [(t / 1000, v) for t, v in points]
-    start = info.start_time if info.start_time is not None else points[0][0]
-    return [((t - start) / 1000, v) for t, v in points]
+        return xs
+    start = 0 if x == "time" else (info.start_time if info.start_time is not None else xs[0])
+    return [(t - start) / 1000 for t in xs]
 
 
-def _json_numbers(values: Sequence[float]) -> list[float | None]:
+def _json_numbers(values: Sequence[float]) -> Sequence[float | None]:
     """JSON has no NaN or infinity: those become null (a gap in the line)."""
     if math.isfinite(math.fsum(values)):
-        return list(values)
+        return values
     return [v if math.isfinite(v) else None for v in values]
 
 
@@ -164,13 +161,14 @@ def chart_panel(req: UiRequest) -> Response:
     points = tracking.metric_points_for_runs(
         list(by_id), key, "step" if x == "step" else "timestamp"
     )
-    single = all(len(p) <= 1 for p in points.values())
+    single = all(len(p.xs) <= 1 for p in points.values())
     series: list[dict[str, Any]] = []
     with_data = max(len(points), 1)
     buckets = max(MIN_BUCKETS, PANEL_POINT_BUDGET // (4 * with_data))
+    raw_limit = max(RAW_PER_RUN, buckets * 4)
     for run_id, (index, info) in by_id.items():
         run_points = points.get(run_id)
-        if not run_points:
+        if run_points is None:
             continue
         entry: dict[str, Any] = {
             "run_id": run_id,
@@ -178,11 +176,12 @@ def chart_panel(req: UiRequest) -> Response:
             "color": index % run_query.PALETTE_SIZE,
         }
         if single:
-            entry["value"] = _json_numbers([run_points[0][1]])[0]
+            entry["value"] = _json_numbers(run_points.ys[:1])[0]
         else:
-            line = downsample.for_chart(
-                _x_values(run_points, x, info),
-                raw_limit=max(RAW_PER_RUN, buckets * 4),
+            line = downsample.columns_for_chart(
+                _x_values(run_points.xs, x, info),
+                run_points.ys,
+                raw_limit=raw_limit,
                 buckets=buckets,
             )
             entry.update(

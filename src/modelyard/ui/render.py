@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import jinja2
+import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -101,7 +103,27 @@ def format_number(value: float | int | None) -> str:
 
 def url_quote(value: object) -> str:
     """A path segment: every reserved character escaped, '/' included."""
-    return quote(str(value), safe="")
+    text = str(value)
+    if text.isascii() and text.isalnum():
+        # Run ids and most names: nothing to escape, and a legend of 1,000 runs
+        # would otherwise spend more time quoting than rendering.
+        return text
+    return quote(text, safe="")
+
+
+def json_for_html(obj: Any, **kwargs: Any) -> str:
+    """What `|tojson` serialises with (Jinja escapes <, >, & and ' afterwards).
+
+    orjson writes the plots page's data block (1,000 runs × every column) about
+    ten times faster than the json module; its output means the same (compact
+    separators; doubles written shortest-exact). Anything orjson refuses (a
+    non-string key, a type it does not know) goes through the json module."""
+    try:
+        return orjson.dumps(
+            obj, option=orjson.OPT_SORT_KEYS if kwargs.get("sort_keys") else 0
+        ).decode()
+    except TypeError:
+        return json.dumps(obj, **kwargs)
 
 
 def query_string(params: Mapping[str, Any]) -> str:
@@ -134,6 +156,7 @@ def environment() -> jinja2.Environment:
         num=format_number,
         q=url_quote,
     )
+    env.policies["json.dumps_function"] = json_for_html
     env.globals.update(
         version=__version__,
         duration=format_duration,

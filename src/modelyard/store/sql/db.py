@@ -89,6 +89,17 @@ class Tx:
         self.execute(sql, params)
         return list(self._cur.fetchall())
 
+    def all_binary(self, sql: str, params: Params = ()) -> list[Row]:
+        """Like `all`, with PostgreSQL's results sent in binary: arrays of doubles
+        arrive as doubles and are built into lists by the driver's C code."""
+        if not self._pg:
+            return self.all(sql, params)
+        try:
+            self._cur.execute(self._sql(sql), params, binary=True)
+        except Exception as exc:
+            raise _translate(exc) from exc
+        return list(self._cur.fetchall())
+
     def one(self, sql: str, params: Params = ()) -> Row | None:
         self.execute(sql, params)
         row = self._cur.fetchone()

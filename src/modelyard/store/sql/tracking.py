@@ -12,8 +12,6 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from itertools import groupby
-from operator import itemgetter
 from typing import Any
 
 from modelyard.entities import (
@@ -34,9 +32,16 @@ from modelyard.entities import (
     ViewType,
 )
 from modelyard.errors import InvalidParameterValue, ResourceDoesNotExist
-from modelyard.points_entities import HistoryCursor, MetricRow, PointsPage, RunPoints
+from modelyard.points_entities import (
+    ChartSeries,
+    HistoryCursor,
+    MetricRow,
+    PointsPage,
+    RunPoints,
+    RunValueColumns,
+)
 from modelyard.search_terms import Comparison, OrderKey, encode_page_token
-from modelyard.store.sql import ingest, metric_history, search_sql
+from modelyard.store.sql import chart_reads, ingest, metric_history, search_sql
 from modelyard.store.sql.db import Database, Tx, UniqueViolation
 from modelyard.store.sql.group_commit import GroupCommit
 from modelyard.store.tracking import TrackingStore
@@ -599,12 +604,21 @@ class SqlTrackingStore(TrackingStore):
     def _infos(self, tx: Tx, run_ids: Sequence[str]) -> list[RunInfo]:
         """Run infos in the order of `run_ids` (missing ids are skipped)."""
         found: dict[str, RunInfo] = {}
-        for chunk in _chunks(run_ids):
-            for row in tx.all(
-                f"SELECT {_RUN_COLS} FROM runs WHERE run_uuid IN ({_marks(len(chunk))})",
-                chunk,
-            ):
-                found[row[0]] = _run_info(row)
+        if tx.dialect == "postgresql":
+            # One array parameter: psycopg parses a statement of 500 placeholders
+            # anew each time (a few ms for a 1,000-run page).
+            rows = tx.all(f"SELECT {_RUN_COLS} FROM runs WHERE run_uuid = ANY(?)", [list(run_ids)])
+        else:
+            rows = [
+                row
+                for chunk in _chunks(run_ids)
+                for row in tx.all(
+                    f"SELECT {_RUN_COLS} FROM runs WHERE run_uuid IN ({_marks(len(chunk))})",
+                    chunk,
+                )
+            ]
+        for row in rows:
+            found[row[0]] = _run_info(row)
         return [found[i] for i in run_ids if i in found]
 
     def search_runs(
@@ -642,79 +656,17 @@ class SqlTrackingStore(TrackingStore):
 
     def metric_points_for_runs(
         self, run_ids: Sequence[str], key: str, x: str
-    ) -> dict[str, list[tuple[float, float]]]:
-        column = {"step": "step", "timestamp": "timestamp"}[x]
-        # The order of an index, so SQLite reads it without sorting: `metrics_by_step`
-        # (migration 0008_perf) for steps, the primary key for timestamps.
-        order = {"step": "step, timestamp", "timestamp": "timestamp, step"}[x]
-        out: dict[str, list[tuple[float, float]]] = {}
+    ) -> dict[str, ChartSeries]:
         with self.db.read() as tx:
-            if tx.dialect == "sqlite":
-                # In-process SQLite: a statement per run costs microseconds, and
-                # rows without the run id skip building a 32-character string
-                # per point and grouping 50,000 rows in Python (a 1,000-run panel).
-                sql = (
-                    f"SELECT {column}, value FROM metrics "
-                    f"WHERE run_uuid = ? AND key = ? AND is_nan = 0 ORDER BY {order}"
-                )
-                for run_id in dict.fromkeys(run_ids):
-                    rows = tx.all(sql, [run_id, key])
-                    if rows:
-                        out[run_id] = rows
-                return out
-            pair = itemgetter(1, 2)
-            for chunk in _chunks(list(run_ids)):
-                rows = tx.all(
-                    f"SELECT run_uuid, {column}, value FROM metrics "
-                    f"WHERE key = ? AND run_uuid IN ({_marks(len(chunk))}) AND is_nan = 0 "
-                    f"ORDER BY run_uuid, key, {order}",
-                    [key, *chunk],
-                )
-                # Grouped and split by C-level iterators: a Python loop per row
-                # would dominate.
-                for run_id, group in groupby(rows, key=itemgetter(0)):
-                    out[run_id] = list(map(pair, group))
-        return out
+            return chart_reads.series_for_runs(tx, run_ids, key, x)
 
-    def run_values(
-        self, run_ids: Sequence[str]
-    ) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, float]]]:
-        """Per run, its parameters and its metrics' latest values, and nothing else.
-
-        The plots page draws one value per run and column: hydrating whole runs
-        (tags, inputs, outputs, metric timestamps) for 1,000 runs cost more than
-        the page itself."""
-        params: dict[str, dict[str, str]] = defaultdict(dict)
-        metrics: dict[str, dict[str, float]] = defaultdict(dict)
+    def run_values(self, run_ids: Sequence[str]) -> RunValueColumns:
         with self.db.read() as tx:
-            for chunk in _chunks(list(run_ids)):
-                marks = _marks(len(chunk))
-                for rid, key, text in tx.all(
-                    f"SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({marks})",
-                    chunk,
-                ):
-                    params[rid][key] = text
-                for rid, key, value, is_nan in tx.all(
-                    "SELECT run_uuid, key, value, is_nan FROM latest_metrics "
-                    f"WHERE run_uuid IN ({marks})",
-                    chunk,
-                ):
-                    metrics[rid][key] = _metric_value(value, is_nan)
-        return dict(params), dict(metrics)
+            return chart_reads.run_value_columns(tx, run_ids)
 
     def latest_metric_keys(self, run_ids: Sequence[str]) -> list[str]:
-        keys: set[str] = set()
         with self.db.read() as tx:
-            for chunk in _chunks(list(run_ids)):
-                keys.update(
-                    k
-                    for (k,) in tx.all(
-                        "SELECT DISTINCT key FROM latest_metrics "
-                        f"WHERE run_uuid IN ({_marks(len(chunk))})",
-                        list(chunk),
-                    )
-                )
-        return sorted(keys)
+            return chart_reads.metric_keys(tx, run_ids)
 
     def get_metric_history_bulk_interval(
         self,
