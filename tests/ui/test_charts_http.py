@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,23 @@ def test_relative_and_wall_time_axes(filled: Any) -> None:
     wall = client.get(f"/ui/experiments/{exp}/chart-panel?key=loss&x=time").json()
     last = next(s for s in wall["series"] if s["run_id"] == run_ids[2])
     assert last["x"][0] == (T0 + 2000) / 1000
+
+
+def test_extreme_values_are_sent_exact_and_non_finite_ones_as_gaps(filled: Any) -> None:
+    client, services, exp, run_ids = filled
+    # Two values whose sum overflows a double, the smallest subnormal, a value
+    # needing all 17 digits, and the infinities (null: JSON has no infinity).
+    values = [1.7e308, 1.6e308, 5e-324, 0.1 + 0.2, math.inf, -math.inf]
+    services.tracking.log_batch(
+        run_ids[0], metrics=[Metric("edge", v, T0 + s, s) for s, v in enumerate(values)]
+    )
+    services.tracking.log_batch(
+        run_ids[1], metrics=[Metric("edge", v, T0 + s, s) for s, v in enumerate(values[:2])]
+    )
+    body = client.get(f"/ui/experiments/{exp}/chart-panel?key=edge").json()
+    by_run = {s["run_id"]: s["y"] for s in body["series"]}
+    assert by_run[run_ids[0]] == [1.7e308, 1.6e308, 5e-324, 0.1 + 0.2, None, None]
+    assert by_run[run_ids[1]] == [1.7e308, 1.6e308]
 
 
 def test_selection_and_filter_narrow_the_panel(filled: Any) -> None:

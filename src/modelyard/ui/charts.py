@@ -135,8 +135,12 @@ def _x_values(xs: Sequence[int], x: str, info: RunInfo) -> Sequence[float]:
 
 
 def _json_numbers(values: Sequence[float]) -> Sequence[float | None]:
-    """JSON has no NaN or infinity: those become null (a gap in the line)."""
-    if math.isfinite(math.fsum(values)):
+    """JSON has no NaN or infinity: those become null (a gap in the line).
+
+    One C-level sum tells whether any is NaN or infinite (then the sum is not
+    finite); a sum that overflows is infinite too and takes the per-value path.
+    Not `math.fsum`: it raises OverflowError on values near the double's limit."""
+    if math.isfinite(sum(values)):
         return values
     return [v if math.isfinite(v) else None for v in values]
 
