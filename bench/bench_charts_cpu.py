@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from starlette.testclient import TestClient
 
-    from modelyard.app import build_services, create_app
+    from modelyard.app import build_services, create_app, freeze_startup_heap
     from modelyard.settings import Settings
     from modelyard.store.sql import migrations
 
@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                 conn.execute("VACUUM ANALYZE")
         db_cpu = _backend_cpu_ns(pg_url) if pg_url is not None else (lambda: 0)
         app = create_app(settings)
+        freeze_startup_heap()  # as the server's app factory does
         panel = f"/ui/experiments/{exp}/chart-panel?size={args.runs}"
         paths = [
             ("charts page", f"/experiments/{exp}/charts?size={args.runs}"),
