@@ -10,11 +10,11 @@ from __future__ import annotations
 import copy
 import gc
 import logging
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
@@ -46,22 +46,90 @@ def random_id() -> str:
     return uuid.uuid4().hex
 
 
-@dataclass
 class Services:
-    """What handlers reach through `ctx.services`."""
+    """What handlers reach through `ctx.services`.
 
-    settings: Settings
-    db: Database
-    clock: Clock
-    new_id: IdFactory
-    tracking: Any = None
-    artifacts: Any = None
-    registry: Any = None
-    # Who may do what (modelyard.service.access.Access); OpenAccess with auth off.
-    access: Any = None
-    approvals: Any = None  # promotion requests (modelyard.service.transition_requests)
-    webhooks: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    Tracking and artifacts are built by `build_services`. The registry, its
+    manifests and promotion requests, and webhooks (and what they put in `extra`)
+    are wired by `complete()`, once, at the first access to any of them: a server
+    answering the tracking API has no need to import them before its first
+    request (they were half of its start-up). `create_app` calls `complete()`
+    from a background thread right after start-up, and at once with --auth.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        clock: Clock,
+        new_id: IdFactory,
+        *,
+        access: Any = None,
+        tracking: Any = None,
+        artifacts: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        self.new_id = new_id
+        self.tracking = tracking
+        self.artifacts = artifacts
+        # Who may do what (modelyard.service.access.Access); OpenAccess with auth off.
+        self.access = access
+        self._parts: dict[str, Any] = {"registry": None, "approvals": None, "webhooks": None}
+        self._extra: dict[str, Any] = {}
+        self._wire_rest: Callable[[Services], None] | None = None
+        self._lock = threading.RLock()
+        self._done = threading.Event()
+
+    def defer(self, wire_rest: Callable[[Services], None]) -> None:
+        """Have `complete()` call `wire_rest(self)` (at most once)."""
+        self._wire_rest = wire_rest
+
+    def complete(self) -> None:
+        """Wire the deferred parts unless done; other threads wait for it."""
+        if self._done.is_set():
+            return
+        with self._lock:  # reentrant: the wiring itself reads and sets the parts
+            wire, self._wire_rest = self._wire_rest, None
+            if wire is None:
+                return  # done by another thread, or in progress on this one
+            try:
+                wire(self)
+            finally:
+                self._done.set()
+
+    @property
+    def registry(self) -> Any:
+        self.complete()
+        return self._parts["registry"]
+
+    @registry.setter
+    def registry(self, value: Any) -> None:
+        self._parts["registry"] = value
+
+    @property
+    def approvals(self) -> Any:  # promotion requests (modelyard.service.transition_requests)
+        self.complete()
+        return self._parts["approvals"]
+
+    @approvals.setter
+    def approvals(self, value: Any) -> None:
+        self._parts["approvals"] = value
+
+    @property
+    def webhooks(self) -> Any:
+        self.complete()
+        return self._parts["webhooks"]
+
+    @webhooks.setter
+    def webhooks(self, value: Any) -> None:
+        self._parts["webhooks"] = value
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        self.complete()
+        return self._extra
 
 
 API_FAMILIES = ("/api", "/ajax-api")
@@ -102,58 +170,61 @@ def build_services(
 
 
 def _wire_optional(services: Services) -> None:
-    """Parts built in their own modules (artifacts, registry); each wires itself."""
-    try:
-        from modelyard.service.artifacts import wire as wire_artifacts
-    except ImportError:
-        pass
-    else:
-        wire_artifacts(services)
-    try:
-        from modelyard.service.registry import wire as wire_registry
-    except ImportError:
-        pass
-    else:
-        wire_registry(services)
-        from modelyard.service.manifests import wire as wire_manifests
+    """Parts built in their own modules; each wires itself. Artifacts now (the
+    tracking API serves them, and a bad destination should stop the start); the
+    registry and what hangs off it when first needed (`Services.complete`)."""
+    from modelyard.service.artifacts import wire as wire_artifacts
 
-        wire_manifests(services)
+    wire_artifacts(services)
+    services.defer(_wire_registry_and_webhooks)
 
-        from modelyard.service.transition_requests import wire as wire_approvals
 
-        wire_approvals(services)
-
+def _wire_registry_and_webhooks(services: Services) -> None:
+    from modelyard.service.manifests import wire as wire_manifests
+    from modelyard.service.registry import wire as wire_registry
+    from modelyard.service.transition_requests import wire as wire_approvals
     from modelyard.service.webhooks import wire as wire_webhooks
 
+    wire_registry(services)
+    wire_manifests(services)
+    wire_approvals(services)
     wire_webhooks(services)
 
 
-def all_routes() -> list[BaseRoute]:
+# Every module that contributes routes, in the order their routes are tried.
+ROUTE_MODULES = (
+    "meta",
+    "experiments",
+    "runs",
+    "metrics",
+    "artifacts",
+    "registered_models",
+    "model_versions",
+    "logged_models",
+    "history",
+    "auth_api",  # MLflow's basic-auth API, tokens (answers 404 with auth off)
+    "openapi",
+    "dataset_summaries",
+    "manifests",
+    "transition_requests",
+    "databricks",
+    "webhooks",
+    "registry_webhooks",
+    "modelyard.ui.routes",  # the web UI: its own package, named in full
+    "modelyard.ui.auth_pages",  # sign-in, sign-out, the admin page
+)
+# What a server answers from its first request; the rest of the table (and the
+# services behind it) is loaded by a background thread right after start-up, or
+# by the first request that needs it, whichever comes first (see StaticFirstRouter).
+TRACKING_ROUTE_MODULES = ("meta", "experiments", "runs", "metrics", "artifacts")
+
+
+def all_routes(modules: Sequence[str] = ROUTE_MODULES) -> list[BaseRoute]:
     import importlib
 
     specs: list[RouteSpec] = []
     raw: list[BaseRoute] = []
-    for name in (
-        "meta",
-        "experiments",
-        "runs",
-        "metrics",
-        "artifacts",
-        "registered_models",
-        "model_versions",
-        "logged_models",
-        "history",
-        "auth_api",  # MLflow's basic-auth API, tokens (answers 404 with auth off)
-        "openapi",
-        "dataset_summaries",
-        "manifests",
-        "transition_requests",
-        "databricks",
-        "webhooks",
-        "registry_webhooks",
-        "modelyard.ui.routes",  # the web UI: its own package, named in full
-        "modelyard.ui.auth_pages",  # sign-in, sign-out, the admin page
-    ):
+    for name in modules:
         qualified = name if name.startswith("modelyard.") else f"modelyard.http.{name}"
         try:
             module = importlib.import_module(qualified)
@@ -184,20 +255,39 @@ def create_app(
             log.info("applied migrations: %s", ", ".join(applied))
     services.tracking.ensure_default_experiment()
 
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        from modelyard.service.abandoned_uploads import sweep_in_background
-        from modelyard.service.gc import schedule_from_settings
-
-        stop_gc = schedule_from_settings(services)  # --gc-interval; off by default
-        sweep_in_background(services)  # uploads a killed server left unfinished
+    def finish_start() -> None:
+        """The parts the tracking API does not need, loaded once it is served."""
+        services.complete()
+        router.complete()
         # Every server process delivers webhooks from the shared outbox.
         deliverer = services.extra.get("webhook_deliverer")
         if deliverer is not None:
             deliverer.start()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        from modelyard.service.abandoned_uploads import sweep_in_background
+
+        # Handlers run in anyio's thread pool; its first use imports anyio's
+        # asyncio backend (40 ms on a loaded machine), which belongs to start-up,
+        # not to the first request.
+        await anyio.to_thread.run_sync(lambda: None)
+
+        stop_gc: Callable[[], None] = lambda: None  # noqa: E731
+        if settings.gc_interval:  # --gc-interval; off by default
+            from modelyard.service.gc import schedule_from_settings
+
+            stop_gc = schedule_from_settings(services)
+        sweep_in_background(services)  # uploads a killed server left unfinished
+        finisher = threading.Thread(target=finish_start, name="modelyard-start", daemon=True)
+        finisher.start()
         try:
             yield
         finally:
+            finisher.join()
+            deliverer = services.extra.get("webhook_deliverer")
             if deliverer is not None:
                 deliverer.stop()
             stop_gc()
@@ -212,8 +302,16 @@ def create_app(
         },
         lifespan=lifespan,
     )
-    # Same routes and lifespan, found by dictionary for static paths.
-    app.router = StaticFirstRouter(all_routes(), lifespan=lifespan)
+    # Same routes and lifespan, found by dictionary for static paths. With auth,
+    # every route gets its guard now, so the table is whole from the start.
+    if settings.auth_enabled:
+        services.complete()
+        router = StaticFirstRouter(all_routes(), lifespan=lifespan)
+    else:
+        router = StaticFirstRouter(
+            all_routes(TRACKING_ROUTE_MODULES), rest=all_routes, lifespan=lifespan
+        )
+    app.router = router
     app.state.services = services
     # The door wraps everything, so no route can be reached around it; the
     # access log wraps the door, so refused requests are logged too.

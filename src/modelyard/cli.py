@@ -99,6 +99,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
         port=settings.port,
         workers=settings.workers if settings.workers > 1 else None,
         log_level=settings.log_level.lower(),
+        ws="none",  # no WebSocket route: skip importing a WebSocket library at start
         access_log=False,  # modelyard.http.access_log logs each request, with its time
         timeout_graceful_shutdown=5,
     )
@@ -168,10 +169,8 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from modelyard.cli_parser import add_common_options
-    from modelyard.client_cli import add_client_commands
-
+def build_parser(server_only: bool = False) -> argparse.ArgumentParser:
+    """The whole command line; with `server_only`, just `server` (see `main`)."""
     parser = argparse.ArgumentParser(
         prog="modelyard",
         description=__doc__.splitlines()[0],
@@ -181,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"modelyard {__version__}")
+    if server_only:
+        _server_parser(parser.add_subparsers(dest="command", metavar="COMMAND"))
+        return parser
+    from modelyard.cli_parser import add_common_options
+    from modelyard.client_cli import add_client_commands
+
     # Client options may come before the command too: modelyard --tracking-uri U runs list
     add_common_options(parser, top_level=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -201,8 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    # `modelyard server …` needs none of the client commands (the client, its
+    # HTTP library): building only the server's parser saves their import at
+    # every start. `modelyard server --help` prints the same text either way.
+    parser = build_parser(server_only=args_list[:1] == ["server"])
+    args = parser.parse_args(args_list)
     if getattr(args, "func", None) is None:  # plain `modelyard`: say what it can do
         parser.print_help()
         return 0

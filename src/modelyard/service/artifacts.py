@@ -18,11 +18,10 @@ is client-supplied, so `mlflow-artifacts:/../../etc` must not escape either.
 from __future__ import annotations
 
 import builtins
-import functools
 import posixpath
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
 import anyio
@@ -35,8 +34,6 @@ from modelyard.store.artifacts import (
     ArtifactStore,
     FileInfo,
     MultipartUpload,
-    S3Connection,
-    S3Options,
     StoredFile,
     UploadedPart,
     clean_artifact_path,
@@ -44,6 +41,9 @@ from modelyard.store.artifacts import (
     open_artifact_store,
 )
 from modelyard.store.artifacts.base import PresignedDownload
+
+if TYPE_CHECKING:
+    from modelyard.store.artifacts.s3 import S3Connection
 
 # MLflow's UI upload endpoint (upload-artifact) refuses bodies over 10 MB.
 UI_UPLOAD_LIMIT = 10 * 1024 * 1024
@@ -278,14 +278,27 @@ def wire(services: Any) -> None:
     first use) serves the destination and any s3:// experiment location.
     """
     settings = services.settings
-    s3 = S3Connection(
-        S3Options.resolve(
-            endpoint_url=settings.s3_endpoint_url,
-            addressing_style=settings.s3_addressing_style,
-            checksums=settings.s3_checksums,
-        )
-    )
-    open_store = functools.partial(open_artifact_store, s3=s3)
+    s3: list[S3Connection] = []  # made at the first s3:// location (boto3 is heavy)
+
+    def s3_connection() -> S3Connection:
+        if not s3:
+            from modelyard.store.artifacts.s3 import S3Connection, S3Options
+
+            s3.append(
+                S3Connection(
+                    S3Options.resolve(
+                        endpoint_url=settings.s3_endpoint_url,
+                        addressing_style=settings.s3_addressing_style,
+                        checksums=settings.s3_checksums,
+                    )
+                )
+            )
+        return s3[0]
+
+    def open_store(location: str) -> ArtifactStore:
+        is_s3 = urlparse(location).scheme == "s3"
+        return open_artifact_store(location, s3=s3_connection() if is_s3 else None)
+
     proxied = open_store(settings.artifacts_root) if settings.serve_artifacts else None
     from modelyard.store.sql.artifact_digests import SqlArtifactDigests
     from modelyard.store.sql.manifests import SqlManifests

@@ -25,8 +25,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from modelyard.errors import TemporarilyUnavailable
 from modelyard.service.webhook_payloads import render
@@ -40,6 +39,9 @@ from modelyard.webhook_entities import (
     WebhookCredentials,
     WebhookStatus,
 )
+
+if TYPE_CHECKING:
+    import httpx  # imported when a delivery is sent (see webhook_targets)
 
 log = logging.getLogger("modelyard.webhooks")
 
@@ -117,6 +119,8 @@ class Deliverer:
 
     def attempt(self, claimed: Claimed, now: int | None = None) -> str:
         """Send one claimed delivery and record the attempt; returns its new status."""
+        import httpx
+
         delivery, webhook = claimed.delivery, claimed.webhook
         started = self.clock() if now is None else now
         if webhook.status != WebhookStatus.ACTIVE:

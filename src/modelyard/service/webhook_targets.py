@@ -22,11 +22,17 @@ import ipaddress
 import socket
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-
 from modelyard.errors import InvalidParameterValue
+
+if TYPE_CHECKING:
+    import httpx
+
+# httpx is imported where a webhook is checked or sent, not at import: with the
+# optional CLI packages installed, `import httpx` also loads rich and pygments
+# (its command line), half a second of a server's cold start.
 
 MAX_RESPONSE_BYTES = 64 * 1024
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -92,6 +98,8 @@ def resolve(url: str, host: str, port: int, policy: TargetPolicy) -> IPAddress:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
+        import httpx
+
         raise httpx.ConnectError(f"cannot resolve {host!r}: {exc}") from None
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     for ip in addresses:
@@ -103,6 +111,8 @@ def resolve(url: str, host: str, port: int, policy: TargetPolicy) -> IPAddress:
 def check_target(url: str, policy: TargetPolicy) -> None:
     """At save time: scheme, and the address when the name resolves now
     (a name that does not resolve yet is checked again at delivery)."""
+    import httpx
+
     _scheme, host, port = check_url(url, policy)
     try:
         resolve(url, host, port, policy)
@@ -124,6 +134,8 @@ def send(
     Raises `TargetRefused` for a refused target and httpx's transport errors
     (timeouts, refused connections) for the caller to retry.
     """
+    import httpx
+
     scheme, host, port = check_url(url, policy)
     ip = resolve(url, host, port, policy)
     parts = urlsplit(url.strip())

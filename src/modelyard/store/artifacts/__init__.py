@@ -8,6 +8,7 @@ shared test suite (`tests/store/test_artifact_store.py`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from modelyard.errors import NotImplementedByServer
@@ -23,7 +24,6 @@ from modelyard.store.artifacts.base import (
 )
 from modelyard.store.artifacts.local import LocalArtifactStore
 from modelyard.store.artifacts.paths import clean_artifact_path, join_artifact_path
-from modelyard.store.artifacts.s3 import S3ArtifactStore, S3Connection, S3Options
 
 __all__ = [
     "CHUNK_SIZE",
@@ -43,6 +43,20 @@ __all__ = [
     "local_path_of",
     "open_artifact_store",
 ]
+
+
+if TYPE_CHECKING:
+    from modelyard.store.artifacts.s3 import S3ArtifactStore, S3Connection, S3Options
+
+
+def __getattr__(name: str) -> Any:
+    """The S3 names, imported on first use: the S3 store brings boto3's machinery,
+    which a server keeping artifacts in a folder never needs."""
+    if name in ("S3ArtifactStore", "S3Connection", "S3Options"):
+        from modelyard.store.artifacts import s3
+
+        return getattr(s3, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def local_path_of(location: str) -> Path | None:
@@ -67,6 +81,8 @@ def open_artifact_store(location: str, *, s3: S3Connection | None = None) -> Art
         return LocalArtifactStore(folder)
     scheme = urlparse(location).scheme
     if scheme == "s3":
+        from modelyard.store.artifacts.s3 import S3ArtifactStore
+
         return S3ArtifactStore.from_uri(location, s3)
     raise NotImplementedByServer(
         f"Artifact location {location!r} uses the {scheme}:// scheme, which this server "
