@@ -94,6 +94,10 @@ def generate(experiment_id: int, count: int, rng: random.Random, first: int) -> 
             "batch_size": str(rng.choice([16, 32, 64, 128, 256])),
             "layers": str(rng.randint(1, 12)),
             "seed": str(n),
+            # As bench_scale's generated runs: a 2% equality filter (depth) and a
+            # key with nearly one value per run (wd) to sort by.
+            "depth": str(rng.randint(2, 48)),
+            "wd": str(round(10 ** rng.uniform(-5, -1), 6)),
         }
         if rng.random() < 0.8:
             run.params["optimizer"] = rng.choice(["adam", "sgd", "rmsprop"])
@@ -242,6 +246,16 @@ def queries(runs: int) -> list[Query]:
         Query("filter seed (1 run), acc DESC", "bench", "params.seed = '4242'",
               order_by=("metrics.accuracy DESC",),
               where=lambda r: r.params.get("seed") == "4242"),
+        Query("filter depth (2%), wd ASC", "bench", "params.depth = '12'",
+              order_by=("params.wd ASC",), where=lambda r: r.params.get("depth") == "12"),
+        Query("filter depth (2%), acc DESC", "bench", "params.depth = '12'",
+              order_by=("metrics.accuracy DESC",),
+              where=lambda r: r.params.get("depth") == "12"),
+        Query("filter depth & team, wd DESC", "bench",
+              "params.depth = '12' and tags.team = 'nlp'", order_by=("params.wd DESC",),
+              where=lambda r: r.params.get("depth") == "12" and r.tags["team"] == "nlp"),
+        Query("filter team (25%), wd ASC", "bench", "tags.team = 'nlp'",
+              order_by=("params.wd ASC",), where=lambda r: r.tags["team"] == "nlp"),
         Query("tiny experiment, acc DESC", "tiny", order_by=("metrics.accuracy DESC",)),
     ]  # fmt: skip
 

@@ -81,6 +81,7 @@ class Services:
         self._wire_rest: Callable[[Services], None] | None = None
         self._lock = threading.RLock()
         self._done = threading.Event()
+        self._failed: Exception | None = None
 
     def defer(self, wire_rest: Callable[[Services], None]) -> None:
         """Have `complete()` call `wire_rest(self)` (at most once)."""
@@ -89,6 +90,8 @@ class Services:
     def complete(self) -> None:
         """Wire the deferred parts unless done; other threads wait for it."""
         if self._done.is_set():
+            if self._failed is not None:
+                raise self._failed
             return
         with self._lock:  # reentrant: the wiring itself reads and sets the parts
             wire, self._wire_rest = self._wire_rest, None
@@ -96,6 +99,9 @@ class Services:
                 return  # done by another thread, or in progress on this one
             try:
                 wire(self)
+            except Exception as exc:  # every later use fails the same way, not with None
+                self._failed = exc
+                raise
             finally:
                 self._done.set()
 

@@ -34,18 +34,20 @@ class StaticFirstRouter(Router):
         super().__init__(routes=list(routes), **kwargs)  # type: ignore[arg-type]
         self.static: dict[tuple[str, str], Route] = _static_index(self.routes)
         self._rest = rest
+        self._whole = rest is None  # set once the whole table is in place
         self._lock = threading.Lock()
 
     def complete(self) -> None:
         """Swap in the whole route table (once; safe from any thread)."""
-        with self._lock:
-            rest, self._rest = self._rest, None
-            if rest is None:
+        with self._lock:  # a second caller waits here until the table is whole
+            if self._rest is None:
                 return
-            routes = list(rest())
+            routes = list(self._rest())
             # A request being routed meanwhile sees the old pair or the new one;
             # the old routes stay valid, so either answers it correctly.
             self.routes, self.static = routes, _static_index(routes)
+            self._rest = None
+            self._whole = True
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -57,7 +59,7 @@ class StaticFirstRouter(Router):
                 scope["path_params"] = {}
                 await route.handle(scope, receive, send)
                 return
-            if self._rest is not None and not any(
+            if not self._whole and not any(
                 r.matches(scope)[0] is Match.FULL for r in self.routes
             ):
                 self.complete()
