@@ -59,9 +59,7 @@ class StaticFirstRouter(Router):
                 scope["path_params"] = {}
                 await route.handle(scope, receive, send)
                 return
-            if not self._whole and not any(
-                r.matches(scope)[0] is Match.FULL for r in self.routes
-            ):
+            if not self._whole and not any(r.matches(scope)[0] is Match.FULL for r in self.routes):
                 self.complete()
         await super().app(scope, receive, send)
 
