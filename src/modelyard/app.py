@@ -261,14 +261,19 @@ def create_app(
             log.info("applied migrations: %s", ", ".join(applied))
     services.tracking.ensure_default_experiment()
 
+    def start_deliverer() -> None:
+        # Every server process delivers webhooks from the shared outbox. Starting
+        # re-encrypts stored secrets under this server's key and raises when one
+        # cannot be read, which refuses the start.
+        deliverer = services.extra.get("webhook_deliverer")
+        if deliverer is not None:
+            deliverer.start()
+
     def finish_start() -> None:
         """The parts the tracking API does not need, loaded once it is served."""
         services.complete()
         router.complete()
-        # Every server process delivers webhooks from the shared outbox.
-        deliverer = services.extra.get("webhook_deliverer")
-        if deliverer is not None:
-            deliverer.start()
+        start_deliverer()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -287,6 +292,10 @@ def create_app(
 
             stop_gc = schedule_from_settings(services)
         sweep_in_background(services)  # uploads a killed server left unfinished
+        from modelyard.store.sql.webhook_tokens import any_stored_token
+
+        if any_stored_token(services.db):
+            start_deliverer()  # the key check must be able to refuse the start
         finisher = threading.Thread(target=finish_start, name="modelyard-start", daemon=True)
         finisher.start()
         try:

@@ -625,7 +625,11 @@ BIG_FILTERS: list[tuple[str, Any]] = [
     ("metrics.c > 0.3", lambda r: r.metrics["c"] > 0.3),
     ("params.p = 'a'", lambda r: r.params.get("p") == "a"),
     ("metrics.m != 2", lambda r: "m" in r.metrics and r.metrics["m"] != 2),
+    # Equalities on a param or tag: read from that key's index and sorted (part `sel`).
+    ("tags.t = 'u' and metrics.c > 0.2", lambda r: r.tags.get("t") == "u" and r.metrics["c"] > 0.2),
+    ("params.p = 'b'", lambda r: r.params.get("p") == "b"),
 ]
+SELECTIVE = ("tags.t = 'u' and metrics.c > 0.2", "params.p = 'b'")
 
 
 def test_big_orders_page_by_page_match_mlflow_order(big: BigWorld) -> None:
@@ -635,7 +639,11 @@ def test_big_orders_page_by_page_match_mlflow_order(big: BigWorld) -> None:
     for filter_string, predicate in BIG_FILTERS:
         matching = [r for r in active if predicate(r)]
         for order in BIG_ORDERS:
-            if filter_string and order not in (BIG_ORDERS[0], BIG_ORDERS[4], BIG_ORDERS[6]):
+            if filter_string not in ("", *SELECTIVE) and order not in (
+                BIG_ORDERS[0],
+                BIG_ORDERS[4],
+                BIG_ORDERS[6],
+            ):
                 continue
             expected = reference_order(matching, big.null_tags, order)
             for size in (1, 4, 9, 40, 500):
@@ -661,6 +669,44 @@ def test_big_orders_take_every_part(big: BigWorld) -> None:
     # A continuous metric streams from the index; a deep page falls back.
     assert big.mode("", ["metrics.c DESC"], 4, 0) == 1
     assert big.mode("", ["metrics.c DESC"], 4, 100) == 0
+
+
+def test_a_selective_equality_filter_is_read_from_its_index(big: BigWorld) -> None:
+    """A param/tag equality matching few index entries: its runs are read and
+    sorted (part `sel`), and the other parts get LIMIT 0 (mode 0, `rest` empty)."""
+    for filter_string in SELECTIVE:
+        sql, params = big.sql(filter_string, ["metrics.c DESC"], 4, 0)
+        ctes = sql.rsplit(" SELECT u.run_id FROM", 1)[0]
+        used = params[: ctes.count("?")]
+        with big.db.read() as tx:
+            assert int(tx.scalar(f"{ctes} SELECT few FROM fs", used)) == 1
+            assert int(tx.scalar(f"{ctes} SELECT mode FROM g", used)) == 0
+            assert int(tx.scalar(f"{ctes} SELECT count(*) FROM rest", used)) == 0
+            assert int(tx.scalar(f"{ctes} SELECT count(*) FROM sel", used)) == 4
+    # Without an equality there is no such part.
+    assert " sel AS " not in big.sql("metrics.c > 0.3", ["metrics.c DESC"], 4, 0)[0]
+
+
+def test_sqlite_plan_reads_a_selective_filter_from_its_index(tmp_path: Path) -> None:
+    """`params.layers = '12'` ordered by `params.lr`: the filter's rows come from
+    params_by_key_value by (key, value), not from a scan of the experiment's runs."""
+    database = Database(f"sqlite:///{tmp_path / 'plan.db'}")
+    migrations.upgrade(database)
+    sql, params = run_search_sql(
+        ["1"],
+        parse_run_filter("params.layers = '12'"),
+        ["active"],
+        parse_run_order_by(["params.lr ASC"]),
+        100,
+        0,
+        "sqlite",
+    )
+    with database.read() as tx:
+        plan = "\n".join(str(row[-1]) for row in tx.all(f"EXPLAIN QUERY PLAN {sql}", params))
+    database.close()
+    assert re.search(
+        r"SEARCH x USING (COVERING )?INDEX params_by_key_value \(key=\? AND value=\?", plan
+    ), plan
 
 
 def test_sqlite_plan_streams_the_order_key_from_its_index(tmp_path: Path) -> None:

@@ -395,7 +395,7 @@ _SELECTIVE_MIN = 10_000  # a filter matching fewer index entries than this is "s
 # run of the experiment (290 ms at 100,000 runs). So when the filter has an
 # equality on a param or tag (the first one, `lead`) and a LIMITed count on that
 # key's (key, value) index finds fewer than max(W bound, _SELECTIVE_MIN) entries,
-# the part f0 reads the filter's runs from that index and sorts them (a few
+# the part `sel` reads the filter's runs from that index and sorts them (a few
 # thousand rows at most), and every other part is given LIMIT 0. The count is
 # over every experiment's entries, so it can only err towards the old plan.
 
@@ -594,7 +594,7 @@ def _segmented_run_search(
          "1 = 1", whole_order, missing, "k.value", True,
          f"CASE {not_few}WHEN {found} < ? THEN ? ELSE 0 END", [n, n])  # fmt: skip
     if lead is not None:
-        part("f0", f"{f_table} x CROSS JOIN runs r "
+        part("sel", f"{f_table} x CROSS JOIN runs r "
              f"LEFT JOIN {table} k ON k.run_uuid = r.run_uuid AND k.key = ?",
              f"{f_match.sql} AND r.run_uuid = x.run_uuid", whole_order, missing, "k.value",
              True, f"CASE WHEN {few} THEN ? ELSE 0 END", [n], f_match.params)  # fmt: skip
@@ -602,7 +602,7 @@ def _segmented_run_search(
     names = ", ".join(f"t{i}" for i in range(len(tail)))
     union = " UNION ALL ".join(
         f"SELECT run_id, seg, v, {names} FROM {p}"
-        + ("" if p in ("rest", "f0") else " WHERE NOT EXISTS (SELECT 1 FROM rest)")
+        + ("" if p in ("rest", "sel") else " WHERE NOT EXISTS (SELECT 1 FROM rest)")
         for p in parts
     )
     outer_order = [
