@@ -11,7 +11,9 @@ are printed beside the 1-minute load average before and after.
     .venv/bin/python bench/bench_cold_start.py [--repeat 10] [--existing]
 
 `--existing` restarts on one directory (the schema is already there) instead of
-a fresh one each time. Raw numbers go to bench/raw/cold-start.json.
+a fresh one each time. Raw numbers go to bench/raw/cold-start.json (`--raw`).
+The server is the `modelyard` next to the Python running this script, so
+`/other/venv/bin/python bench/bench_cold_start.py --raw …` measures another checkout.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_processes import MODELYARD, RunningServer, temp_workdir, tree_cpu_seconds  # noqa: E402
+from bench_processes import MODELYARD, RunningServer, temp_workdir, tree_cpu_seconds
 
 RAW = Path(__file__).resolve().parent / "raw" / "cold-start.json"
 
@@ -73,6 +75,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--existing", action="store_true", help="restart on one directory")
+    parser.add_argument("--raw", type=Path, default=RAW, help="where to write the raw JSON")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     shared = temp_workdir("cold") if args.existing else None
@@ -92,12 +95,12 @@ def main() -> int:
             f"{min(values) * scale:9.1f} {statistics.median(values) * scale:9.1f} "
             f"{max(values) * scale:9.1f}"
         )
-    RAW.parent.mkdir(exist_ok=True)
-    RAW.write_text(
+    args.raw.parent.mkdir(parents=True, exist_ok=True)
+    args.raw.write_text(
         json.dumps(
-            {"existing": args.existing, "load_before": load_before, "load_after": load_after,
-             "rows": rows}, indent=1)  # fmt: skip
-    )
+            {"server": str(MODELYARD.command(Path("."), 0)[0]), "existing": args.existing,
+             "load_before": load_before, "load_after": load_after, "rows": rows}, indent=1)
+    )  # fmt: skip
     return 0
 
 
