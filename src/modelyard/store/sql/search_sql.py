@@ -396,11 +396,18 @@ _SELECTIVE_MIN = 10_000  # a filter matching fewer index entries than this is "s
 # `params.lr`: 2% of 100,000 runs). Neither s0 nor g1 helps: the key's first W
 # index entries hold too few of the filter's runs, and `rest` then visits every
 # run of the experiment (290 ms at 100,000 runs). So when the filter has an
-# equality on a param or tag (the first one, `lead`) and a LIMITed count on that
-# key's (key, value) index finds fewer than max(W bound, _SELECTIVE_MIN) entries,
-# the part `sel` reads the filter's runs from that index and sorts them (a few
-# thousand rows at most), and every other part is given LIMIT 0. The count is
-# over every experiment's entries, so it can only err towards the old plan.
+# equality on a param or tag (the first one, `lead`), a LIMITed count on that
+# key's (key, value) index (`fs`) decides: below _SELECTIVE_MIN entries, the part
+# `sel` reads the filter's runs from that index and sorts them (a few thousand
+# rows at most) instead of `rest`. The count is over every experiment's entries,
+# so it can only err towards the other parts. When it runs differs by backend:
+#
+# * SQLite counts first (the covering index alone, a millisecond) and, when the
+#   filter is selective, gives every other part LIMIT 0;
+# * PostgreSQL counts only when s0/g1 came up short, as `rest` would then visit
+#   every run anyway: there the count reads the table too (an expression index
+#   serves no index-only scan) and, as a bitmap scan, every matching index entry
+#   whatever the LIMIT, which a filter on 20% of the runs would pay on every query.
 
 
 def _is_lead_filter(c: Comparison) -> bool:
@@ -476,29 +483,33 @@ def _segmented_run_search(
     w = "(SELECT w FROM wn)"
     mode = "(SELECT mode FROM g)"
     few = "(SELECT few FROM fs) = 1"  # only with a lead filter
+    count_first = lead is not None and dialect == "sqlite"
 
     ctes: list[_Fragment] = []
     if lead is not None:
         f_table = _RUN_CHILD_TABLES[lead.entity]
         f_match = _Fragment("x.key = ? AND x.value = ?", [lead.key, lead.value])
+        f_count = f_match
         if dialect == "postgresql":  # the index holds a prefix of the value
-            f_match = _Fragment(
+            f_count = _Fragment(
                 f"x.key = ? AND {q.text_order(f'substr(x.value, 1, {VALUE_PREFIX})')} "
-                f"= substr(?, 1, {VALUE_PREFIX}) AND x.value = ?",
-                [lead.key, lead.value, lead.value],
+                f"= substr(?, 1, {VALUE_PREFIX})",
+                [lead.key, lead.value],
             )
+            # Counting the prefix's entries can only over-count.
+            f_match = _Fragment(f"{f_count.sql} AND x.value = ?", [*f_count.params, lead.value])
         cap = max(_WINDOW_PER_ROW * n + _WINDOW_EXTRA, _SELECTIVE_MIN)
         ctes.append(
             _Fragment(
                 "fs AS MATERIALIZED (SELECT CASE WHEN count(*) < ? THEN 1 ELSE 0 END AS few "
-                f"FROM (SELECT 1 FROM {f_table} x WHERE {f_match.sql} LIMIT ?) c)",
-                [cap, *f_match.params, cap],
+                f"FROM (SELECT 1 FROM {f_table} x WHERE {f_count.sql} LIMIT ?) c)",
+                [cap, *f_count.params, cap],
             )
         )
     ctes += [
         _Fragment(
             "wn AS MATERIALIZED (SELECT CASE "
-            + (f"WHEN {few} THEN 0 " if lead is not None else "")
+            + (f"WHEN {few} THEN 0 " if count_first else "")
             + "WHEN count(*) < ? THEN 0 ELSE (count(*) + 1) / 2 END AS w "
             f"FROM (SELECT 1 FROM runs r WHERE {candidates.sql} LIMIT ?) c)",
             [4 * n, *candidates.params, 2 * (_WINDOW_PER_ROW * n + _WINDOW_EXTRA)],
@@ -603,20 +614,28 @@ def _segmented_run_search(
         "WHEN k.is_nan = 1 THEN 1 ELSE 0 END" if metric else "ELSE 0 END"
     )
     whole_order = [missing, _Term("k.value", asc, text=not metric).render(q)]
+    # The complete answer: `sel` for a selective lead filter, else `rest`, when
+    # the parts above came up short (with count_first they are empty then).
+    short = f"WHEN {found} >= ? THEN 0 "
     not_few = f"WHEN {few} THEN 0 " if lead is not None else ""
     part("rest", f"runs r LEFT JOIN {table} k ON k.run_uuid = r.run_uuid AND k.key = ?",
          "1 = 1", whole_order, missing, "k.value", True,
-         f"CASE {not_few}WHEN {found} < ? THEN ? ELSE 0 END", [n, n])  # fmt: skip
+         f"CASE {not_few}{short}ELSE ? END" if count_first else f"CASE {short}{not_few}ELSE ? END",
+         [n, n])  # fmt: skip
     if lead is not None:
         part("sel", f"{f_table} x CROSS JOIN runs r "
              f"LEFT JOIN {table} k ON k.run_uuid = r.run_uuid AND k.key = ?",
              f"{f_match.sql} AND r.run_uuid = x.run_uuid", whole_order, missing, "k.value",
-             True, f"CASE WHEN {few} THEN ? ELSE 0 END", [n], f_match.params)  # fmt: skip
+             True, f"CASE WHEN {few} THEN ? ELSE 0 END" if count_first
+             else f"CASE {short}WHEN {few} THEN ? ELSE 0 END",
+             [n] if count_first else [n, n], f_match.params)  # fmt: skip
+    complete = [p for p in ("rest", "sel") if p in parts]
+    unless_complete = " AND ".join(f"NOT EXISTS (SELECT 1 FROM {p})" for p in complete)
 
     names = ", ".join(f"t{i}" for i in range(len(tail)))
     union = " UNION ALL ".join(
         f"SELECT run_id, seg, v, {names} FROM {p}"
-        + ("" if p in ("rest", "sel") else " WHERE NOT EXISTS (SELECT 1 FROM rest)")
+        + ("" if p in complete else f" WHERE {unless_complete}")
         for p in parts
     )
     outer_order = [
