@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import random
 import statistics
 import sys
@@ -288,9 +289,26 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
 
 
+def cpu_seconds(db: Database) -> float:
+    """CPU time of this process and, on PostgreSQL, of the database's backends (/proc)."""
+    total = time.process_time()
+    if db.dialect == "postgresql":
+        with db.read() as tx:
+            pids = [r[0] for r in tx.all(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")]  # fmt: skip
+        tick = os.sysconf("SC_CLK_TCK")
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, PermissionError):
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def run_backend(
     url: str, args: argparse.Namespace, log: Callable[[str], None]
-) -> dict[str, list[float]]:
+) -> tuple[dict[str, list[float]], dict[str, float]]:
     db = Database(url)
     migrations.upgrade(db)
     store = SqlTrackingStore(db)
@@ -328,6 +346,7 @@ def run_backend(
         f"in {time.perf_counter() - started:.1f}s")  # fmt: skip
 
     timings: dict[str, list[float]] = {}
+    cpu: dict[str, float] = {}
     for q in queries(args.runs):
         if args.only and q.name not in args.only:
             continue
@@ -352,23 +371,27 @@ def run_backend(
             )
         samples = []
         deadline = time.perf_counter() + args.budget
+        cpu_before = cpu_seconds(db)
         for _ in range(args.repeat):
             t = time.perf_counter()
             search()
             samples.append((time.perf_counter() - t) * 1000)
             if time.perf_counter() > deadline:
                 break
+        # Mean CPU per search (this process, plus PostgreSQL's backends): the
+        # figure a loaded machine inflates least.
+        cpu[q.name] = (cpu_seconds(db) - cpu_before) * 1000 / len(samples)
         timings[q.name] = samples
     db.close()
-    return timings
+    return timings, cpu
 
 
-def table(results: dict[str, dict[str, list[float]]]) -> str:
+def table(results: dict[str, dict[str, list[float]]], cpu: dict[str, dict[str, float]]) -> str:
     backends = list(results)
     head = "| search (100 per page unless said) | " + " | ".join(
-        f"{b} p50 | {b} p95 | {b} max" for b in backends
+        f"{b} p50 | {b} p95 | {b} max | {b} CPU" for b in backends
     )
-    lines = [head + " |", "|---" * (1 + 3 * len(backends)) + "|"]
+    lines = [head + " |", "|---" * (1 + 4 * len(backends)) + "|"]
     names = list(next(iter(results.values())))
     for name in names:
         cells = []
@@ -376,11 +399,14 @@ def table(results: dict[str, dict[str, list[float]]]) -> str:
             s = results[b].get(name, [])
             if s:
                 cells += [f"{statistics.median(s):.1f}", f"{percentile(s, 0.95):.1f}",
-                          f"{max(s):.1f}"]  # fmt: skip
+                          f"{max(s):.1f}", f"{cpu[b][name]:.1f}"]  # fmt: skip
             else:
-                cells += ["-", "-", "-"]
+                cells += ["-", "-", "-", "-"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n\nTimes in ms, one thread, warm cache."
+    return "\n".join(lines) + (
+        "\n\nTimes in ms, one thread, warm cache. CPU: mean CPU ms per search of this "
+        "process and (PostgreSQL) the database's backends, from /proc in 10 ms ticks."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -396,13 +422,18 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    results = {}
+    results, cpu, loads = {}, {}, []
     for backend in args.backends.split(","):
         factory = {"sqlite": sqlite_url, "postgresql": postgres_url}[backend]
+        before = os.getloadavg()[0]
         with factory() as url:
-            results[backend] = run_backend(url, args, log)
+            results[backend], cpu[backend] = run_backend(url, args, log)
+        after = os.getloadavg()[0]
+        moved = " ⚠ moved by more than 1.0" if abs(after - before) > 1.0 else ""
+        loads.append(f"{backend} {before:.2f} → {after:.2f}{moved}")
     print(f"{args.runs:,} runs in the searched experiment, {args.other_runs:,} elsewhere")
-    print(table(results))
+    print("1-minute load average before → after each backend: " + "; ".join(loads))
+    print(table(results, cpu))
     return 0
 
 
