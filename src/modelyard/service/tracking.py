@@ -201,7 +201,8 @@ class TrackingService:
         self.store.delete_experiment_tag(experiment_id, key)
 
     def _active_experiment(self, experiment_id: str) -> Experiment:
-        exp = self.store.get_experiment(experiment_id)
+        """The experiment (without tags) when it is active."""
+        exp = self.store.get_experiment_untagged(experiment_id)
         if exp.lifecycle_stage != LifecycleStage.ACTIVE:
             raise InvalidParameterValue(
                 f"The experiment {experiment_id} must be in the 'active' state. "

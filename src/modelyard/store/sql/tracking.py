@@ -180,6 +180,18 @@ class SqlTrackingStore(TrackingStore):
             raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
         return exp
 
+    def get_experiment_untagged(self, experiment_id: str) -> Experiment:
+        eid = _exp_id(experiment_id)
+        with self.db.read() as tx:
+            row = tx.one(
+                "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, "
+                "last_update_time FROM experiments WHERE experiment_id = ?",
+                (eid,),
+            )
+        if row is None:
+            raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
+        return Experiment(str(row[0]), row[1], row[2], row[3], row[4], row[5], ())
+
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         with self.db.read() as tx:
             eid = tx.scalar("SELECT experiment_id FROM experiments WHERE name = ?", (name,))
