@@ -39,6 +39,7 @@ if _HERE not in sys.path:
 from bench_processes import (  # noqa: E402
     ALL_SERVERS,
     FASTTRACKML,
+    FASTTRACKML_VENV,
     MLFLOW_DEFAULT,
     MLFLOW_W1,
     MODELYARD,
@@ -188,7 +189,13 @@ def _version(dist: str) -> str:
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
-        return "not installed"
+        pass
+    # FastTrackML lives in the bench's own venv (bench/.peers), not in this one.
+    for site in FASTTRACKML_VENV.glob("lib/python*/site-packages"):
+        for found in metadata.distributions(path=[str(site)]):
+            if (found.metadata["Name"] or "").lower() == dist:
+                return found.version
+    return "not installed"
 
 
 def load_1min() -> float:
