@@ -269,9 +269,16 @@ def create_app(
         if deliverer is not None:
             deliverer.start()
 
+    def the_rest() -> list[BaseRoute]:
+        # Services first, then the route modules, all under the router's lock:
+        # whichever thread gets here first (the start-up thread or a request for
+        # a route not loaded yet) does every import, so no two threads import
+        # the same modules in different orders.
+        services.complete()
+        return all_routes()
+
     def finish_start() -> None:
         """The parts the tracking API does not need, loaded once it is served."""
-        services.complete()
         router.complete()
         start_deliverer()
 
@@ -324,7 +331,7 @@ def create_app(
         router = StaticFirstRouter(all_routes(), lifespan=lifespan)
     else:
         router = StaticFirstRouter(
-            all_routes(TRACKING_ROUTE_MODULES), rest=all_routes, lifespan=lifespan
+            all_routes(TRACKING_ROUTE_MODULES), rest=the_rest, lifespan=lifespan
         )
     app.router = router
     app.state.services = services
