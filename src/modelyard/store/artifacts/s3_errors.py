@@ -92,6 +92,8 @@ def raise_translated(exc: Exception, *, bucket: str, key: str, rel: str) -> NoRe
             raise InternalError(
                 f"The artifact bucket {bucket!r} does not exist: {message}"
             ) from exc
+        if code in _FULL or code in _TOO_LARGE or _http_status(exc) == 507:
+            raise _storage_full(code, message, rel) from exc
         if code in _NOT_FOUND:
             raise ResourceDoesNotExist(f"No such artifact: '{rel}'") from exc
         if code in _DENIED:
