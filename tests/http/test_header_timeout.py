@@ -22,6 +22,10 @@ import uvicorn
 from modelyard.http.header_timeout import protocol_with_header_timeout
 
 DEADLINE = 0.5
+# The event loop's timers may fire a millisecond or so early (uvloop rounds to
+# whole milliseconds), and the server starts counting a moment before the test
+# does; the lower bounds allow for that.
+SOONEST = 0.9 * DEADLINE
 
 
 async def _echo_length(scope: Any, receive: Any, send: Any) -> None:
@@ -94,7 +98,7 @@ def test_unfinished_request_line_is_408_and_closed(address: tuple[str, int]) -> 
     assert answer.startswith(b"HTTP/1.1 408 "), answer
     assert b'"error_code": "BAD_REQUEST"' in answer
     assert b"not complete after 0.5 s" in answer
-    assert closed - sent >= DEADLINE
+    assert closed - sent >= SOONEST
 
 
 def test_trickled_headers_do_not_extend_the_deadline(address: tuple[str, int]) -> None:
@@ -111,7 +115,7 @@ def test_trickled_headers_do_not_extend_the_deadline(address: tuple[str, int]) -
             sock.sendall(bytes([byte]))
         closed = time.monotonic()
     assert answer.startswith(b"HTTP/1.1 408 "), answer
-    assert DEADLINE <= closed - sent < 200 * 0.1
+    assert SOONEST <= closed - sent < 200 * 0.1
 
 
 def test_silent_connection_is_closed_without_an_answer(address: tuple[str, int]) -> None:
@@ -119,7 +123,7 @@ def test_silent_connection_is_closed_without_an_answer(address: tuple[str, int])
         opened = time.monotonic()
         answer, closed = _read_until_closed(sock)
     assert answer == b""
-    assert closed - opened >= DEADLINE
+    assert closed - opened >= SOONEST
 
 
 def test_a_slow_body_is_not_cut_off_by_the_header_deadline(address: tuple[str, int]) -> None:
@@ -151,7 +155,7 @@ def test_next_request_on_a_kept_alive_connection_has_the_deadline_too(
         answer, closed = _read_until_closed(sock)
     assert answer.startswith(b"HTTP/1.1 408 "), answer
     # Counted from the end of the first response, a moment before `sent`.
-    assert closed - sent >= 0.9 * DEADLINE
+    assert closed - sent >= SOONEST
 
 
 def test_zero_turns_the_deadline_off() -> None:
