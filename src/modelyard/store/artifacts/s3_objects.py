@@ -31,7 +31,8 @@ T = TypeVar("T")
 
 
 class S3Objects:
-    """Objects under `s3://bucket/prefix`; the bucket must exist."""
+    """The bucket and prefix an S3 store works under, and the helpers every operation
+    shares; `s3.S3ArtifactStore` is the complete store."""
 
     def __init__(
         self,
