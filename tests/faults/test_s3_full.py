@@ -28,16 +28,14 @@ from servers import modelyard_server
 
 ART = "/api/2.0/mlflow-artifacts/artifacts"
 MIB = 1024 * 1024
+RGW_ADMIN = os.environ.get("MODELYARD_TEST_RGW_ADMIN", "")
 
-
-def _admin() -> list[str]:
-    command = os.environ.get("MODELYARD_TEST_RGW_ADMIN")
-    if not command:
-        pytest.skip(
-            "needs Ceph radosgw, whose quotas answer QuotaExceeded (SeaweedFS answers a "
-            "generic 500): run bench/ceph_radosgw.sh test tests/faults/test_s3_full.py"
-        )
-    return shlex.split(command)
+# Decided before any fixture starts (no SeaweedFS is started just to skip).
+pytestmark = pytest.mark.skipif(
+    not RGW_ADMIN,
+    reason="needs Ceph radosgw, whose quotas answer QuotaExceeded (SeaweedFS answers a "
+    "generic 500): run bench/ceph_radosgw.sh test tests/faults/test_s3_full.py",
+)
 
 
 def _quota(admin: list[str], bucket: str, max_bytes: int) -> None:
@@ -53,7 +51,7 @@ def _quota(admin: list[str], bucket: str, max_bytes: int) -> None:
 def test_s3_quota_is_507_nothing_partial_and_uploads_resume(
     tmp_path: Path, s3_target: S3Target
 ) -> None:
-    admin = _admin()
+    admin = shlex.split(RGW_ADMIN)
     client = s3_target.client()
     bucket = f"modelyard-quota-{uuid.uuid4().hex[:8]}"
     client.create_bucket(Bucket=bucket)
