@@ -31,7 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from servers import modelyard_server, throwaway_postgres
 
-LINE = re.compile(r" (GET|POST|PUT|PATCH|DELETE) (\S+) (\d{3}) [\d.]+ ms")
+# One access-log line per request: "<client> <METHOD> <path> <status> <ms> ms". The path
+# is logged decoded and may hold spaces, so it is matched up to the status at the end.
+LINE = re.compile(r" (GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (.+) (\d{3}) [\d.]+ ms$", re.M)
 BY_DESIGN_501 = r"/(presigned|mpu)/"
 
 
