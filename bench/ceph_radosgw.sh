@@ -123,6 +123,7 @@ export MODELYARD_TEST_S3_URL=http://127.0.0.1:$(cat "$CEPH_DIR/rgw.port")
 export MODELYARD_TEST_S3_ACCESS_KEY=$ACCESS_KEY
 export MODELYARD_TEST_S3_SECRET_KEY=$SECRET_KEY
 export MODELYARD_TEST_S3_BUCKET=$BUCKET
+export MODELYARD_TEST_RGW_ADMIN="radosgw-admin -c $CONF -n client.admin"
 EOF
 }
 
@@ -133,7 +134,8 @@ run_tests() {
     local targets=("$@")
     if [ ${#targets[@]} -eq 0 ]; then
         targets=(tests/store/test_artifact_store.py tests/store/test_s3_artifact_store.py
-                 tests/http/test_artifacts_s3_http.py tests/scale/test_multiprocess.py)
+                 tests/http/test_artifacts_s3_http.py tests/scale/test_multiprocess.py
+                 tests/faults/test_s3_full.py)
     fi
     "$PY" -m pytest -p no:cacheprovider -q "${targets[@]}"
 }

@@ -31,7 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from servers import modelyard_server, throwaway_postgres
 
-LINE = re.compile(r" (GET|POST|PUT|PATCH|DELETE) (\S+) (\d{3}) [\d.]+ ms")
+# One access-log line per request: "<client> <METHOD> <path> <status> <ms> ms". The path
+# is logged decoded and may hold spaces, so it is matched up to the status at the end.
+LINE = re.compile(r" (GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (.+) (\d{3}) [\d.]+ ms$", re.M)
 BY_DESIGN_501 = r"/(presigned|mpu)/"
 
 
@@ -40,6 +42,13 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--workers", type=int, default=2, help="schemathesis workers")
+    parser.add_argument(
+        "--save",
+        type=Path,
+        default=None,
+        help="also write schemathesis's full output and the server log's 5xx lines "
+        "(with the tracebacks after them) to this file, e.g. bench/raw/fuzz-100000.txt",
+    )
     opts = parser.parse_args()
 
     with ExitStack() as stack:
@@ -84,7 +93,13 @@ def main() -> int:
             text=True,
         )
         took = time.monotonic() - started
-        lines = LINE.findall(server.log())
+        log = server.log()
+        lines = LINE.findall(log)
+        if opts.save is not None:
+            opts.save.write_text(
+                f"schemathesis stdout:\n{run.stdout}\nschemathesis stderr:\n{run.stderr}\n"
+                "server log around each 5xx:\n" + _around_5xx(log)
+            )
     statuses = Counter(status for _, _, status in lines)
     errors = sorted({f"{m} {p} {s}" for m, p, s in lines if s.startswith("5")})
     print(f"requests: {len(lines)} in {took:.0f} s")
@@ -94,6 +109,17 @@ def main() -> int:
         print("  " + line)
     print("schemathesis: " + (run.stdout.strip().splitlines() or ["(no output)"])[-1])
     return 1 if errors else 0
+
+
+def _around_5xx(log: str) -> str:
+    """The server log's lines near each 5xx access line (its traceback comes just before)."""
+    rows = log.splitlines()
+    keep: set[int] = set()
+    for i, row in enumerate(rows):
+        found = LINE.search(row)
+        if found and found.group(3).startswith("5"):
+            keep.update(range(max(0, i - 40), i + 1))
+    return "\n".join(rows[i] for i in sorted(keep)) + "\n"
 
 
 if __name__ == "__main__":

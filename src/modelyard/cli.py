@@ -67,6 +67,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
         ) from None
 
     from modelyard.app import configure_logging
+    from modelyard.http.header_timeout import protocol_with_header_timeout
 
     configure_logging(settings.log_level)
     # Fail early, in one line, when the port is taken or the database cannot
@@ -95,6 +96,8 @@ def _cmd_server(args: argparse.Namespace) -> int:
     uvicorn.run(
         "modelyard.app:app_from_env",
         factory=True,
+        # uvicorn calls a factory as it would a protocol class.
+        http=protocol_with_header_timeout(settings.request_header_timeout),  # type: ignore[arg-type]
         host=settings.host,
         port=settings.port,
         workers=settings.workers if settings.workers > 1 else None,

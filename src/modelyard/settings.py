@@ -151,6 +151,15 @@ SETTINGS_SPEC: tuple[Setting, ...] = (
         float,
     ),
     Setting(
+        "request_header_timeout",
+        "--request-header-timeout",
+        30.0,
+        "Seconds a connection may take to send a request's line and headers (from when it "
+        "opens or its previous response ends) before it is closed, with 408 if part of a "
+        "request arrived; bounds slow-loris clients. 0 waits for ever.",
+        float,
+    ),
+    Setting(
         "gc_interval",
         "--gc-interval",
         None,
@@ -274,6 +283,7 @@ class Settings:
         return self.auth or self.app_name == "basic-auth"
 
     request_body_timeout: float = 60.0
+    request_header_timeout: float = 30.0
     gc_interval: str | None = None
     gc_older_than: str = "30d"
     abandoned_upload_age: float = 3600.0

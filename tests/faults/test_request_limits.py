@@ -3,6 +3,7 @@ and the server keeps answering."""
 
 from __future__ import annotations
 
+import select
 import socket
 import time
 from collections.abc import Iterator
@@ -15,12 +16,14 @@ from servers import ServerProcess, modelyard_server
 from modelyard.http.args import MAX_JSON_BODY_BYTES
 
 LOG_BATCH = "/api/2.0/mlflow/runs/log-batch"
+HEADER_TIMEOUT = 3
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data = tmp_path_factory.mktemp("limits")
-    with modelyard_server(data, extra_args=["--request-body-timeout", "1"]) as s:
+    args = ["--request-body-timeout", "1", "--request-header-timeout", str(HEADER_TIMEOUT)]
+    with modelyard_server(data, extra_args=args) as s:
         yield s
 
 
@@ -94,3 +97,40 @@ def test_stalled_upload_is_408_and_leaves_no_file(server: ServerProcess) -> None
     leftovers = [p for p in Path(server.data_dir, "artifacts").rglob("*") if p.is_file()]
     assert leftovers == []
     assert httpx.get(f"{server.url}/health").status_code == 200
+
+
+def test_slow_headers_are_cut_off_while_other_clients_are_served(server: ServerProcess) -> None:
+    """Slow-loris: 30 connections that never finish their headers hold nothing for long."""
+    host, port = server.url.removeprefix("http://").split(":")
+    before = _run_count(server.url)
+    lorises = [socket.create_connection((host, int(port)), timeout=30) for _ in range(30)]
+    try:
+        opened = time.monotonic()
+        for sock in lorises:
+            sock.sendall(b"POST /api/2.0/mlflow/runs/create HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        # Meanwhile the server answers everyone else.
+        run_id = _run_id(server.url)
+        assert httpx.get(f"{server.url}/health").status_code == 200
+        # ...while every slow connection is still held open, unanswered.
+        assert select.select(lorises, [], [], 0)[0] == []
+        answers = []
+        for sock in lorises:
+            answer = b""
+            while chunk := sock.recv(65536):  # until the server closes it
+                answer += chunk
+            answers.append(answer)
+        took = time.monotonic() - opened
+    finally:
+        for sock in lorises:
+            sock.close()
+    assert all(a.startswith(b"HTTP/1.1 408 ") for a in answers), answers[0][:200]
+    assert b"not complete after 3 s" in answers[0]
+    assert HEADER_TIMEOUT <= took < 30
+    # None of the cut-off requests ran (only ours created a run), and the server goes on.
+    assert _run_count(server.url) == before + 1
+    assert httpx.get(f"{server.url}/api/2.0/mlflow/runs/get", params={"run_id": run_id}).is_success
+
+
+def _run_count(url: str) -> int:
+    r = httpx.post(f"{url}/api/2.0/mlflow/runs/search", json={"experiment_ids": ["0"]})
+    return len(r.json().get("runs", []))

@@ -133,6 +133,18 @@ def test_range_requests_are_honoured(client: httpx.Client) -> None:
     assert response.content == bytes(range(10, 20))
 
 
+def test_names_too_long_for_the_disk_are_400_not_500(client: httpx.Client) -> None:
+    """The fuzz run's one 5xx: a 300-byte file name reached open() and raised ENAMETOOLONG."""
+    path = f"{unique()}/" + "e\u0301" * 100
+    for method in ("GET", "PUT", "DELETE"):
+        r = client.request(method, f"{ART}/{path}", content=b"x" if method == "PUT" else None)
+        assert r.status_code == 400, (method, r.text)
+        assert error_of(r)["error_code"] == "INVALID_PARAMETER_VALUE"
+        assert "at most 255 bytes per file or directory name" in error_of(r)["message"]
+    r = client.get(ART, params={"path": path})
+    assert r.status_code == 400, r.text
+
+
 def test_missing_file_and_directory_downloads(client: httpx.Client) -> None:
     base = unique()
     response = client.get(f"{ART}/{base}/nope.txt")

@@ -424,6 +424,28 @@ def test_clean_artifact_path_normal_forms() -> None:
         clean_artifact_path("./", allow_root=False)
 
 
+def test_local_names_too_long_for_the_file_system_are_bad_input(tmp_path: Path) -> None:
+    """Found by the 40,000-request fuzz run: a 300-byte name was an OSError (500)."""
+    store = LocalArtifactStore(tmp_path)
+    long_name = "o\u0301" * 100  # 300 bytes of UTF-8, 200 characters
+    for path in (f"run/{long_name}", f"{long_name}/model.pkl"):
+        with pytest.raises(InvalidParameterValue, match="at most 255 bytes per file"):
+            anyio.run(store.put, path, [b"x"])
+        with pytest.raises(InvalidParameterValue, match="at most 255 bytes per file"):
+            store.stat(path)
+        for call in (store.list, store.exists, store.delete):
+            with pytest.raises(InvalidParameterValue, match="at most 255 bytes per file"):
+                call(path)
+    deep = "/".join(["d" * 200] * 25)  # each name fits, the whole path does not
+    with pytest.raises(InvalidParameterValue, match="fewer than 4096 bytes"):
+        anyio.run(store.put, deep, [b"x"])
+    anyio.run(store.put, "run/" + "n" * 255, [b"fits"])  # the limit itself is allowed
+    assert store.stat("run/" + "n" * 255).size == 4
+    # A root (an experiment's artifact_location) with a name too long: the same answer.
+    with pytest.raises(InvalidParameterValue, match="at most 255 bytes per file"):
+        LocalArtifactStore(tmp_path / long_name).list("")
+
+
 def test_resolve_under_stays_in_root(tmp_path: Path) -> None:
     assert resolve_under(tmp_path, "a/b") == tmp_path / "a" / "b"
     assert resolve_under(tmp_path, "") == tmp_path

@@ -98,16 +98,38 @@ def join_artifact_path(base: str, relative: str) -> str:
     return f"{base}/{relative}"
 
 
+# What Linux file systems (ext4, xfs, btrfs, tmpfs) and macOS allow: 255 bytes per
+# name, 4096 per path. Past them the kernel answers ENAMETOOLONG to every call.
+NAME_MAX = 255
+PATH_MAX = 4096
+
+
 def resolve_under(root: Path, raw: str | None, *, allow_root: bool = True) -> Path:
     """The filesystem path for an artifact path, guaranteed to stay under `root`.
 
     Symlinks inside the root are followed (including a dangling one at the
     leaf) and the result must remain inside the root's real path, so a link
     pointing out of the root cannot be used to read or write elsewhere.
+    Names the file system cannot hold are refused here, with the limit, for
+    every operation alike (S3 keys have no such limit, so this is not in
+    `clean_artifact_path`).
     """
     rel = clean_artifact_path(raw, allow_root=allow_root)
-    real_root = Path(os.path.realpath(root))
     target = root.joinpath(*rel.split("/")) if rel else root
+    # The root's own names too: an experiment's artifact_location is user input.
+    for name in target.parts:
+        if len(os.fsencode(name)) > NAME_MAX:
+            raise InvalidParameterValue(
+                f"Invalid artifact path {raw!r} under {str(root)[:80]!r}: the name "
+                f"{name[:40]!r}… is {len(os.fsencode(name))} bytes long; local artifact "
+                f"storage allows at most {NAME_MAX} bytes per file or directory name."
+            )
+    real_root = Path(os.path.realpath(root))
+    if len(os.fsencode(target)) >= PATH_MAX:
+        raise InvalidParameterValue(
+            f"Invalid artifact path: it is {len(os.fsencode(rel))} bytes long; local "
+            f"artifact storage allows paths of fewer than {PATH_MAX} bytes in all."
+        )
     real_target = Path(os.path.realpath(target))
     if real_target != real_root and not real_target.is_relative_to(real_root):
         raise InvalidParameterValue(
