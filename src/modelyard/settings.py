@@ -419,6 +419,13 @@ def validate(settings: Settings) -> None:
     for name in ("webhook_timeout", "webhook_retry_base_ms", "webhook_poll_ms"):
         if getattr(settings, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+    for name in ("request_body_timeout", "request_header_timeout"):
+        seconds = getattr(settings, name)
+        if not seconds >= 0:  # also refuses NaN
+            raise ValueError(
+                f"--{name.replace('_', '-')} must be 0 (wait for ever) or a number of "
+                f"seconds, got {seconds}"
+            )
     if settings.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
         raise ValueError(f"unknown log level {settings.log_level!r}")
 
