@@ -15,7 +15,11 @@ Better = Literal["lower", "higher"]
 
 @dataclass(frozen=True)
 class Target:
-    """A goal for modelyard: a ratio over the best mlflow ("ratio") or an absolute cap ("max")."""
+    """A goal for modelyard: a ratio over stock mlflow ("ratio") or an absolute cap ("max").
+
+    A ratio target is judged against the stock mlflow columns only (the first wave's
+    goals: "10× stock mlflow"); being ahead of every peer, FastTrackML included, is the
+    separate "vs best peer" column (issue 15: ahead of both peers on every row)."""
 
     kind: Literal["ratio", "max"]
     value: float
@@ -128,6 +132,7 @@ def render_table(
     subject: str,
     baselines: Sequence[str],
     unsteady: Sequence[str] = (),
+    stock: Sequence[str] | None = None,
 ) -> str:
     """The markdown table.
 
@@ -136,11 +141,19 @@ def render_table(
     `subject` with the best of the `baselines` that were run. Servers in `unsteady` had the
     machine's load move by more than LOAD_STEP during their turn: a ratio that involves one is
     marked "⚠ load moved" rather than trusted.
+
+    With `stock` (the stock mlflow servers among the baselines) the table has two ratio
+    columns: "vs stock mlflow", on which ratio targets are judged, and "vs best peer",
+    marked ✅ when modelyard is ahead of every baseline and ❌ when it is not.
     """
+    split = stock is not None
     header = [
         "metric",
         *(h for _, h in columns),
-        "ratio vs best peer (>1: modelyard better)",
+        *(["vs stock mlflow (>1: modelyard better)"] if split else []),
+        "vs best peer (>1: modelyard better)"
+        if split
+        else "ratio vs best peer (>1: modelyard better)",
         "target",
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
@@ -154,18 +167,46 @@ def render_table(
         r = ratio(subject_value, base_values, metric.better) if metric.compare else None
         ratio_text = format_ratio(r)
         if r is not None:
-            known = {n: c.value for n in baselines if (c := cells.get(n)) and c.value is not None}
-            best_name = min(known, key=lambda n: known[n] * (1 if metric.better == "lower" else -1))
-            if subject in unsteady or best_name in unsteady:
+            if split:
+                ratio_text += " ✅" if r > 1 else " ❌"
+            if _ratio_unsteady(cells, baselines, subject, unsteady, metric.better):
                 ratio_text += " ⚠ load moved"
+        ratios = [ratio_text]
+        judged = r
+        if stock is not None:
+            stock_values = [c.value for n in stock if (c := cells.get(n)) is not None]
+            judged = ratio(subject_value, stock_values, metric.better) if metric.compare else None
+            stock_text = format_ratio(judged)
+            if judged is not None and _ratio_unsteady(
+                cells, stock, subject, unsteady, metric.better
+            ):
+                stock_text += " ⚠ load moved"
+            ratios.insert(0, stock_text)
         target = ""
         if metric.target is not None:
-            target = metric.target.text(metric.unit)
-            met = metric.target.met(subject_value, r)
+            target = metric.target.text(metric.unit) + (
+                " stock" if split and metric.target.kind == "ratio" else ""
+            )
+            met = metric.target.met(subject_value, judged)
             if met is not None:
                 target += " ✅" if met else " ❌"
         direction = "↓" if metric.better == "lower" else "↑"
         label = f"{metric.label} ({metric.unit} {direction})"
-        row = [label, *(format_cell(cells[n]) for n, _ in columns), ratio_text, target]
+        row = [label, *(format_cell(cells[n]) for n, _ in columns), *ratios, target]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _ratio_unsteady(
+    cells: Mapping[str, Cell | None],
+    baselines: Sequence[str],
+    subject: str,
+    unsteady: Sequence[str],
+    better: Better,
+) -> bool:
+    """Whether the ratio rests on a turn whose load moved (modelyard's or the best baseline's)."""
+    known = {n: c.value for n in baselines if (c := cells.get(n)) and c.value is not None}
+    if not known:
+        return False
+    best_name = min(known, key=lambda n: known[n] * (1 if better == "lower" else -1))
+    return subject in unsteady or best_name in unsteady

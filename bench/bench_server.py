@@ -346,6 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         subject=MODELYARD.name,
         baselines=BASELINES,
         unsteady=[name for name, (_, _, moved) in loads.items() if moved],
+        stock=MLFLOW_CONFIGS,
     )
     doc = preamble(sizes, args.quick, configs, argv, loads) + table
     doc += f"\nTotal benchmark time: {time.perf_counter() - started:.0f} s.\n"
