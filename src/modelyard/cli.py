@@ -58,8 +58,10 @@ def add_setting_flags(p: argparse.ArgumentParser) -> None:
 
 def _cmd_server(args: argparse.Namespace) -> int:
     settings = settings_of(args)
+    from modelyard import serve
+
     try:
-        import uvicorn
+        serve.import_uvicorn_lean()  # uvicorn's CLI and reload machinery are not needed
     except ModuleNotFoundError:
         raise SystemExit(
             "modelyard: the server is not installed here; install it with "
@@ -93,11 +95,11 @@ def _cmd_server(args: argparse.Namespace) -> int:
         value = getattr(settings, spec.name)
         if value is not None:
             os.environ[env_var(spec)] = str(value).lower() if spec.kind is bool else str(value)
-    uvicorn.run(
+    serve.run(
         "modelyard.app:app_from_env",
         factory=True,
         # uvicorn calls a factory as it would a protocol class.
-        http=protocol_with_header_timeout(settings.request_header_timeout),  # type: ignore[arg-type]
+        http=protocol_with_header_timeout(settings.request_header_timeout),
         host=settings.host,
         port=settings.port,
         workers=settings.workers if settings.workers > 1 else None,
