@@ -22,6 +22,7 @@ import contextlib
 import importlib.util
 import os
 import sys
+import threading
 from types import ModuleType
 from typing import Any
 
@@ -39,12 +40,16 @@ def import_uvicorn_lean() -> ModuleType:
     if spec is None or spec.loader is None:
         raise ModuleNotFoundError("No module named 'uvicorn'", name="uvicorn")
     package = importlib.util.module_from_spec(spec)
+    lock = threading.Lock()
 
     def complete(name: str) -> Any:
-        # Runs once: the __init__'s names then live in the module's dict, and
-        # this hook is gone, so a name it does not define raises as usual.
-        del package.__dict__["__getattr__"]
-        spec.loader.exec_module(package)  # type: ignore[union-attr]
+        # Runs the __init__ once: its names then live in the module's dict and
+        # this hook is gone, so a name it does not define raises as usual. The
+        # lock makes a second thread that asks meanwhile wait for the whole
+        # package instead of seeing it half-initialised.
+        with lock:
+            if package.__dict__.pop("__getattr__", None) is not None:
+                spec.loader.exec_module(package)  # type: ignore[union-attr]
         return getattr(package, name)
 
     package.__dict__["__getattr__"] = complete
