@@ -18,6 +18,7 @@ is client-supplied, so `mlflow-artifacts:/../../etc` must not escape either.
 from __future__ import annotations
 
 import builtins
+import functools
 import posixpath
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
@@ -278,22 +279,19 @@ def wire(services: Any) -> None:
     first use) serves the destination and any s3:// experiment location.
     """
     settings = services.settings
-    s3: list[S3Connection] = []  # made at the first s3:// location (boto3 is heavy)
 
+    @functools.cache
     def s3_connection() -> S3Connection:
-        if not s3:
-            from modelyard.store.artifacts.s3 import S3Connection, S3Options
+        """Made at the first s3:// location: boto3 is heavy to import."""
+        from modelyard.store.artifacts.s3 import S3Connection, S3Options
 
-            s3.append(
-                S3Connection(
-                    S3Options.resolve(
-                        endpoint_url=settings.s3_endpoint_url,
-                        addressing_style=settings.s3_addressing_style,
-                        checksums=settings.s3_checksums,
-                    )
-                )
+        return S3Connection(
+            S3Options.resolve(
+                endpoint_url=settings.s3_endpoint_url,
+                addressing_style=settings.s3_addressing_style,
+                checksums=settings.s3_checksums,
             )
-        return s3[0]
+        )
 
     def open_store(location: str) -> ArtifactStore:
         is_s3 = urlparse(location).scheme == "s3"

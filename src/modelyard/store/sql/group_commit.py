@@ -126,14 +126,14 @@ class GroupCommit:
             return
         try:
             with self.db.write() as tx:
-                failed = self._run_members(tx, group)
+                intact = self._run_members(tx, group)
         except BaseException as exc:
             if not isinstance(exc, Exception):
                 for member in group:
                     member.error = exc
                 raise
-            failed = None
-        if failed is None:
+            intact = False  # the COMMIT failed
+        if not intact:
             # The shared transaction is gone: each member on its own.
             for member in group:
                 member.error = None
@@ -143,23 +143,20 @@ class GroupCommit:
             self.groups += 1
             self.members += len(group)
 
-    def _run_members(self, tx: Tx, group: list[_Member[object]]) -> list[_Member[object]] | None:
-        """Each member under a savepoint; None when the transaction itself was lost."""
-        failed: list[_Member[object]] = []
+    def _run_members(self, tx: Tx, group: list[_Member[object]]) -> bool:
+        """Each member under a savepoint (a failing one keeps its error and its
+        rows are undone); False when the transaction itself was lost."""
         for member in group:
             tx.execute("SAVEPOINT member")
             try:
                 member.result = member.work(tx)
             except Exception as exc:
                 if not tx.in_transaction:
-                    return None
+                    return False
                 tx.execute("ROLLBACK TO member")
-                tx.execute("RELEASE member")
                 member.error = exc
-                failed.append(member)
-                continue
             tx.execute("RELEASE member")
-        return failed
+        return True
 
     def _write_alone(self, member: _Member[object]) -> None:
         try:

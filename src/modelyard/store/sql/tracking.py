@@ -146,16 +146,19 @@ class SqlTrackingStore(TrackingStore):
             )
         return exp_id
 
-    def _experiments(self, tx: Tx, ids: Sequence[int]) -> dict[int, Experiment]:
+    def _experiments(
+        self, tx: Tx, ids: Sequence[int], *, with_tags: bool = True
+    ) -> dict[int, Experiment]:
         found: dict[int, Experiment] = {}
         tags: dict[int, list[Tag]] = defaultdict(list)
         for chunk in _chunks(ids):
-            for eid, key, value in tx.all(
-                f"SELECT experiment_id, key, value FROM experiment_tags "
-                f"WHERE experiment_id IN ({_marks(len(chunk))}) ORDER BY key",
-                chunk,
-            ):
-                tags[eid].append(Tag(key, value))
+            if with_tags:
+                for eid, key, value in tx.all(
+                    f"SELECT experiment_id, key, value FROM experiment_tags "
+                    f"WHERE experiment_id IN ({_marks(len(chunk))}) ORDER BY key",
+                    chunk,
+                ):
+                    tags[eid].append(Tag(key, value))
             for row in tx.all(
                 "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, "
                 f"last_update_time FROM experiments WHERE experiment_id IN ({_marks(len(chunk))})",
@@ -173,24 +176,18 @@ class SqlTrackingStore(TrackingStore):
         return found
 
     def get_experiment(self, experiment_id: str) -> Experiment:
+        return self._one_experiment(experiment_id, with_tags=True)
+
+    def get_experiment_untagged(self, experiment_id: str) -> Experiment:
+        return self._one_experiment(experiment_id, with_tags=False)
+
+    def _one_experiment(self, experiment_id: str, *, with_tags: bool) -> Experiment:
         eid = _exp_id(experiment_id)
         with self.db.read() as tx:
-            exp = self._experiments(tx, [eid]).get(eid)
+            exp = self._experiments(tx, [eid], with_tags=with_tags).get(eid)
         if exp is None:
             raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
         return exp
-
-    def get_experiment_untagged(self, experiment_id: str) -> Experiment:
-        eid = _exp_id(experiment_id)
-        with self.db.read() as tx:
-            row = tx.one(
-                "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, "
-                "last_update_time FROM experiments WHERE experiment_id = ?",
-                (eid,),
-            )
-        if row is None:
-            raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
-        return Experiment(str(row[0]), row[1], row[2], row[3], row[4], row[5], ())
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         with self.db.read() as tx:
