@@ -69,16 +69,23 @@ PG_POINTS_IF_ACTIVE = (
 )
 
 
-def pg_points_if_active(run_id: str, rows: Sequence[MetricRow], active: str) -> dict[str, Any]:
-    """Parameters of `PG_POINTS_IF_ACTIVE` for these rows."""
-    latest: dict[str, tuple[int, int, float, int]] = {}
-    get = latest.get
+Latest = dict[str, tuple[int, int, float, int]]  # key -> (step, timestamp, value, is_nan)
+
+
+def _pg_columns(
+    rows: Sequence[MetricRow],
+) -> tuple[tuple[list[str], list[int], list[int], list[float], list[int]], Latest]:
+    """PostgreSQL's five column arrays (key, step, timestamp, value, is_nan) of the
+    points, and the latest value of each key."""
+    latest: Latest = {}
+    get = latest.get  # the fold below is inlined: it runs once per point
     keys: list[str] = []
     steps: list[int] = []
     stamps: list[int] = []
     values: list[float] = []
     nans: list[int] = []
     for key, value, ts, step in rows:
+        # NaN is stored as 0 with is_nan = 1 (SQLite turns NaN into NULL); ±inf as is.
         is_nan = 0
         if value != value:
             value, is_nan = 0.0, 1
@@ -88,8 +95,15 @@ def pg_points_if_active(run_id: str, rows: Sequence[MetricRow], active: str) -> 
         values.append(value)
         nans.append(is_nan)
         best = get(key)
+        # MLflow's "latest": greatest (step, timestamp, value).
         if best is None or (step, ts, value) > best[:3]:
             latest[key] = (step, ts, value, is_nan)
+    return (keys, steps, stamps, values, nans), latest
+
+
+def pg_points_if_active(run_id: str, rows: Sequence[MetricRow], active: str) -> dict[str, Any]:
+    """Parameters of `PG_POINTS_IF_ACTIVE` for these rows."""
+    (keys, steps, stamps, values, nans), latest = _pg_columns(rows)
     lk = list(latest)
     ls, lt, lv, ln = (list(column) for column in zip(*latest.values(), strict=True))
     return {
@@ -110,36 +124,22 @@ def pg_points_if_active(run_id: str, rows: Sequence[MetricRow], active: str) -> 
 
 def insert_metric_rows(tx: Tx, run_id: str, rows: Sequence[MetricRow]) -> None:
     """Store the points (an identical point is stored once) and update latest_metrics."""
-    latest: dict[str, tuple[int, int, float, int]] = {}
-    get = latest.get
-    pg = tx.dialect == "postgresql"
-    # PostgreSQL takes five column arrays; SQLite one flat parameter list.
-    keys: list[str] = []
-    steps: list[int] = []
-    stamps: list[int] = []
-    values: list[float] = []
-    nans: list[int] = []
-    flat: list[Any] = []
-    for key, value, ts, step in rows:
-        # NaN is stored as 0 with is_nan = 1 (SQLite turns NaN into NULL); ±inf as is.
-        is_nan = 0
-        if value != value:
-            value, is_nan = 0.0, 1
-        if pg:
-            keys.append(key)
-            steps.append(step)
-            stamps.append(ts)
-            values.append(value)
-            nans.append(is_nan)
-        else:
-            flat += (run_id, key, step, ts, value, is_nan)
-        best = get(key)
-        # MLflow's "latest": greatest (step, timestamp, value).
-        if best is None or (step, ts, value) > best[:3]:
-            latest[key] = (step, ts, value, is_nan)
-    if pg:
-        tx.execute_pg(_PG_INSERT, (run_id, keys, steps, stamps, values, nans))
+    if tx.dialect == "postgresql":
+        columns, latest = _pg_columns(rows)
+        tx.execute_pg(_PG_INSERT, (run_id, *columns))
     else:
+        # SQLite takes one flat parameter list, built in the same pass.
+        latest = {}
+        get = latest.get
+        flat: list[Any] = []
+        for key, value, ts, step in rows:
+            is_nan = 0
+            if value != value:  # NaN as on PostgreSQL: 0 with is_nan = 1
+                value, is_nan = 0.0, 1
+            flat += (run_id, key, step, ts, value, is_nan)
+            best = get(key)
+            if best is None or (step, ts, value) > best[:3]:  # as in _pg_columns
+                latest[key] = (step, ts, value, is_nan)
         per = 6 * _SQLITE_ROWS
         for start in range(0, len(flat), per):
             part = flat[start : start + per]
