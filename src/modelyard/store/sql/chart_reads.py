@@ -29,30 +29,16 @@ from typing import Any
 
 from modelyard.points_entities import ChartSeries, RunValueColumns
 from modelyard.store.sql.db import Tx
-
-_CHUNK = 500  # ids per statement: well under SQLite's and PostgreSQL's bind limits
+from modelyard.store.sql.sql_text import in_conditions
 
 # x column → the index order that returns it sorted without a sort step:
 # `metrics_by_step` (migration 0008_perf) for steps, the primary key for timestamps.
 _X_ORDER = {"step": "step, timestamp", "timestamp": "timestamp, step"}
 
 
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(items), _CHUNK):
-        yield items[i : i + _CHUNK]
-
-
 def _run_id_sets(tx: Tx, run_ids: Sequence[str]) -> Iterable[tuple[str, list[Any]]]:
-    """`run_uuid IN (...)` conditions with their parameters, covering `run_ids`.
-
-    PostgreSQL gets one array parameter (`= ANY(?)`): psycopg parses a statement
-    of 500 placeholders anew on every call. SQLite gets lists of 500 at most."""
-    if tx.dialect == "postgresql":
-        if run_ids:
-            yield "run_uuid = ANY(?)", [list(run_ids)]
-        return
-    for chunk in _chunks(run_ids):
-        yield f"run_uuid IN ({','.join('?' * len(chunk))})", list(chunk)
+    """`run_uuid IN (...)` conditions with their parameters, covering `run_ids`."""
+    return in_conditions(tx.dialect, "run_uuid", run_ids)
 
 
 def series_for_runs(tx: Tx, run_ids: Sequence[str], key: str, x: str) -> dict[str, ChartSeries]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from modelyard.entities import (
@@ -44,23 +44,13 @@ from modelyard.search_terms import Comparison, OrderKey, encode_page_token
 from modelyard.store.sql import chart_reads, ingest, metric_history, search_sql
 from modelyard.store.sql.db import Database, Tx, UniqueViolation
 from modelyard.store.sql.group_commit import GroupCommit
+from modelyard.store.sql.sql_text import chunks, in_conditions, placeholders
 from modelyard.store.tracking import TrackingStore
-
-_CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's bind limits
 
 _RUN_COLS = (
     "run_uuid, experiment_id, name, user_id, status, start_time, end_time, "
     "artifact_uri, lifecycle_stage"
 )
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def _marks(n: int) -> str:
-    return ",".join("?" * n)
 
 
 def _exp_id(experiment_id: str) -> int:
@@ -151,17 +141,18 @@ class SqlTrackingStore(TrackingStore):
     ) -> dict[int, Experiment]:
         found: dict[int, Experiment] = {}
         tags: dict[int, list[Tag]] = defaultdict(list)
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
+            marks = placeholders(len(chunk))
             if with_tags:
                 for eid, key, value in tx.all(
                     f"SELECT experiment_id, key, value FROM experiment_tags "
-                    f"WHERE experiment_id IN ({_marks(len(chunk))}) ORDER BY key",
+                    f"WHERE experiment_id IN ({marks}) ORDER BY key",
                     chunk,
                 ):
                     tags[eid].append(Tag(key, value))
             for row in tx.all(
                 "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, "
-                f"last_update_time FROM experiments WHERE experiment_id IN ({_marks(len(chunk))})",
+                f"last_update_time FROM experiments WHERE experiment_id IN ({marks})",
                 chunk,
             ):
                 found[row[0]] = Experiment(
@@ -323,8 +314,8 @@ class SqlTrackingStore(TrackingStore):
         datasets: dict[str, list[DatasetInput]] = defaultdict(list)
         model_in: dict[str, list[ModelIO]] = defaultdict(list)
         model_out: dict[str, list[ModelIO]] = defaultdict(list)
-        for chunk in _chunks(ids):
-            marks = _marks(len(chunk))
+        for chunk in chunks(ids):
+            marks = placeholders(len(chunk))
             for rid, key, value, ts, step, is_nan in tx.all(
                 "SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics "
                 f"WHERE run_uuid IN ({marks}) ORDER BY key",
@@ -469,10 +460,10 @@ class SqlTrackingStore(TrackingStore):
         wanted = {p.key: p.value for p in params}
         existing: dict[str, str] = {}
         keys = list(wanted)
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             for key, value in tx.all(
                 "SELECT key, value FROM params "
-                f"WHERE run_uuid = ? AND key IN ({_marks(len(chunk))})",
+                f"WHERE run_uuid = ? AND key IN ({placeholders(len(chunk))})",
                 (run_id, *chunk),
             ):
                 existing[key] = value
@@ -613,21 +604,9 @@ class SqlTrackingStore(TrackingStore):
     def _infos(self, tx: Tx, run_ids: Sequence[str]) -> list[RunInfo]:
         """Run infos in the order of `run_ids` (missing ids are skipped)."""
         found: dict[str, RunInfo] = {}
-        if tx.dialect == "postgresql":
-            # One array parameter: psycopg parses a statement of 500 placeholders
-            # anew each time (a few ms for a 1,000-run page).
-            rows = tx.all(f"SELECT {_RUN_COLS} FROM runs WHERE run_uuid = ANY(?)", [list(run_ids)])
-        else:
-            rows = [
-                row
-                for chunk in _chunks(run_ids)
-                for row in tx.all(
-                    f"SELECT {_RUN_COLS} FROM runs WHERE run_uuid IN ({_marks(len(chunk))})",
-                    chunk,
-                )
-            ]
-        for row in rows:
-            found[row[0]] = _run_info(row)
+        for condition, params in in_conditions(tx.dialect, "run_uuid", run_ids):
+            for row in tx.all(f"SELECT {_RUN_COLS} FROM runs WHERE {condition}", params):
+                found[row[0]] = _run_info(row)
         return [found[i] for i in run_ids if i in found]
 
     def search_runs(
