@@ -133,3 +133,17 @@ def test_workers_share_one_store(tmp_path: Path) -> None:
             assert len(found.json()["experiments"]) == 21
     finally:
         _stop(proc)
+
+
+def test_negative_timeout_is_a_clear_error_before_serving(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [*CLI, "server", "--request-header-timeout", "-1"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert out.returncode != 0
+    assert "--request-header-timeout must be 0 (wait for ever) or a number" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert "serving on" not in out.stdout + out.stderr
